@@ -1,0 +1,242 @@
+"""Typed config schemas, registered in Hydra's ConfigStore.
+
+Each YAML file under ``conf/<group>/`` starts from one of these schemas (its defaults list names
+``/schema/<group>@_here_: <schema>``), so Hydra rejects unknown keys, wrong types and values
+outside an enum with a message naming the key. Value checks that a type cannot express (``N >= 1``,
+``lr > 0``) live in :mod:`pgexp.validation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+class ExactMethod(str, Enum):
+    """How the exact estimator computes ∇J."""
+
+    dp = "dp"
+    enumerate = "enumerate"
+
+
+class Returns(str, Enum):
+    """Which return multiplies the score at step t of a sampled trajectory."""
+
+    total = "total"
+    reward_to_go = "reward_to_go"
+
+
+class Baseline(str, Enum):
+    """What is subtracted from the returns of a mini-batch."""
+
+    none = "none"
+    mean = "mean"
+    leave_one_out = "leave_one_out"
+
+
+class Device(str, Enum):
+    cpu = "cpu"
+    cuda = "cuda"
+    auto = "auto"
+
+
+class DType(str, Enum):
+    float32 = "float32"
+    float64 = "float64"
+
+
+class WandbMode(str, Enum):
+    offline = "offline"
+    online = "online"
+    disabled = "disabled"
+
+
+# ----------------------------------------------------------------------------- env
+@dataclass
+class EnvConfig:
+    """Common keys of every environment."""
+
+    name: str = MISSING
+    """Short name used in run names and reports."""
+    horizon: int = MISSING
+    """T: number of steps of every trajectory (steps after termination earn nothing)."""
+    discount: float = 1.0
+    """γ in J = E[Σ_{t<T} γ^t r_t]."""
+
+
+@dataclass
+class ToyTextEnvConfig(EnvConfig):
+    """A gymnasium toy-text env read through ``env.unwrapped.P``."""
+
+    id: str = MISSING
+    """gymnasium id, e.g. ``FrozenLake-v1``."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of ``gymnasium.make`` (``map_name``, ``is_slippery``...)."""
+
+
+@dataclass
+class BanditEnvConfig(EnvConfig):
+    """One state, one arm per reward, deterministic rewards."""
+
+    rewards: list[float] = field(default_factory=lambda: [1.0, 0.9, 0.1])
+    horizon: int = 1
+
+
+@dataclass
+class ChainEnvConfig(EnvConfig):
+    """The n-chain of Strens (2000): action 0 walks right, action 1 returns to the start."""
+
+    n_states: int = 5
+    slip: float = 0.2
+    """Probability that the other action is executed."""
+    small_reward: float = 2.0
+    """Reward for returning to the start (action 1)."""
+    large_reward: float = 10.0
+    """Reward for walking right in the last state."""
+
+
+@dataclass
+class GarnetEnvConfig(EnvConfig):
+    """A random MDP: each (s, a) reaches ``branching`` random next states."""
+
+    n_states: int = 20
+    n_actions: int = 4
+    branching: int = 3
+    seed: int = 0
+    """Seed of the MDP itself (independent of the run's ``seed``)."""
+
+
+# ----------------------------------------------------------------------------- policy
+@dataclass
+class PolicyConfig:
+    name: str = MISSING
+    init: str = "zeros"
+    """``zeros`` (θ⁰ = 0, the uniform policy) or ``normal`` (N(0, init_scale²) entries)."""
+    init_scale: float = 1.0
+
+
+@dataclass
+class TabularSoftmaxConfig(PolicyConfig):
+    """π(a|s) = softmax(θ[s])_a with θ ∈ R^{S×A}."""
+
+    name: str = "tabular_softmax"
+
+
+@dataclass
+class LinearSoftmaxConfig(PolicyConfig):
+    """π(a|s) ∝ exp(φ(s, a)·θ) with θ ∈ R^d."""
+
+    name: str = "linear_softmax"
+    features: str = "one_hot"
+    """``one_hot`` (φ(s,a) = e_{s,a}, same as tabular), ``random`` (N(0,1) entries of size
+    ``dim``), or a path to a ``.npy`` array of shape [S, A, d]."""
+    dim: int = 8
+    """d for ``features=random``."""
+    feature_seed: int = 0
+
+
+# ----------------------------------------------------------------------------- estimator
+@dataclass
+class EstimatorConfig:
+    name: str = MISSING
+
+
+@dataclass
+class ExactEstimatorConfig(EstimatorConfig):
+    name: str = "exact"
+    method: ExactMethod = ExactMethod.dp
+    max_trajectories: int = 1_000_000
+    """``method=enumerate`` refuses MDPs with more trajectories than this."""
+
+
+@dataclass
+class MinibatchEstimatorConfig(EstimatorConfig):
+    name: str = "minibatch"
+    N: int = 100
+    """Trajectories sampled per gradient estimate."""
+    returns: Returns = Returns.total
+    baseline: Baseline = Baseline.none
+
+
+# ----------------------------------------------------------------------------- hardware
+@dataclass
+class HardwareConfig:
+    device: Device = Device.cpu
+    dtype: DType = DType.float64
+    threads: int | None = None
+    """torch intra-op threads; null leaves torch's default."""
+
+
+# ----------------------------------------------------------------------------- logger
+@dataclass
+class LoggerConfig:
+    name: str = MISSING
+
+
+@dataclass
+class NoLoggerConfig(LoggerConfig):
+    name: str = "none"
+
+
+@dataclass
+class WandbLoggerConfig(LoggerConfig):
+    name: str = "wandb"
+    mode: WandbMode = WandbMode.offline
+    project: str = "pgexp"
+    entity: str | None = None
+    group: str | None = None
+    """null: one group per multirun (the sweep directory's name), none for a single run."""
+    tags: list[str] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- root
+@dataclass
+class TrainConfig:
+    iters: int = 100
+    """K: number of gradient steps."""
+    lr: float = 1.0
+    """γ, the learning rate: θ ← θ + lr · g."""
+    exact_metrics: bool = True
+    """Compute J and the exact gradient at every iterate (finite MDPs only) for the metrics."""
+    eval_episodes: int = 1000
+    """Trajectories sampled at θ^K for ``return_final`` (0 turns it off)."""
+    progress: bool = True
+    """Show a progress bar on stderr."""
+
+
+@dataclass
+class Config:
+    env: EnvConfig = MISSING
+    policy: PolicyConfig = MISSING
+    estimator: EstimatorConfig = MISSING
+    hardware: HardwareConfig = MISSING
+    logger: LoggerConfig = MISSING
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+
+
+_SCHEMAS: dict[str, dict[str, type]] = {
+    "env": {
+        "toy_text": ToyTextEnvConfig,
+        "bandit": BanditEnvConfig,
+        "chain": ChainEnvConfig,
+        "garnet": GarnetEnvConfig,
+    },
+    "policy": {"tabular_softmax": TabularSoftmaxConfig, "linear_softmax": LinearSoftmaxConfig},
+    "estimator": {"exact": ExactEstimatorConfig, "minibatch": MinibatchEstimatorConfig},
+    "hardware": {"hardware": HardwareConfig},
+    "logger": {"none": NoLoggerConfig, "wandb": WandbLoggerConfig},
+}
+
+
+def register_configs() -> None:
+    """Store the root schema as ``pgexp_schema`` and each group schema as ``schema/<group>/<name>``."""
+    cs = ConfigStore.instance()
+    cs.store(name="pgexp_schema", node=Config)
+    for group, schemas in _SCHEMAS.items():
+        for name, node in schemas.items():
+            cs.store(group=f"schema/{group}", name=name, node=node)

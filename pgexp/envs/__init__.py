@@ -1,0 +1,51 @@
+"""Environments: finite MDPs as sparse tensors, from gymnasium or generated."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from pgexp.config import (
+    BanditEnvConfig,
+    ChainEnvConfig,
+    EnvConfig,
+    GarnetEnvConfig,
+    ToyTextEnvConfig,
+)
+from pgexp.envs.finite_mdp import FiniteMDP, from_entries
+from pgexp.envs.generated import make_bandit, make_chain, make_garnet
+from pgexp.envs.toy_text import from_gymnasium, make_toy_text
+from pgexp.errors import ConfigError
+
+__all__ = [
+    "FiniteMDP",
+    "from_entries",
+    "from_gymnasium",
+    "make_bandit",
+    "make_chain",
+    "make_env",
+    "make_garnet",
+    "make_toy_text",
+]
+
+
+def make_env(cfg: EnvConfig) -> FiniteMDP:
+    """Build the finite MDP an env config describes (on the CPU; move it with ``.to``)."""
+    T, gamma = cfg.horizon, cfg.discount
+    if isinstance(cfg, ToyTextEnvConfig):
+        try:
+            return make_toy_text(cfg.id, dict(cfg.kwargs), T, gamma)
+        except gym.error.Error as err:
+            raise ConfigError("env.id", f"is not a usable gymnasium id (got {cfg.id!r}): {err}")
+        except TypeError as err:
+            raise ConfigError(
+                "env.id",
+                f"must name a finite MDP with a transition table env.unwrapped.P "
+                f"(FrozenLake-v1, CliffWalking-v1, Taxi-v4, ...); {err}",
+            )
+    if isinstance(cfg, BanditEnvConfig):
+        return make_bandit(list(cfg.rewards), T, gamma)
+    if isinstance(cfg, ChainEnvConfig):
+        return make_chain(cfg.n_states, cfg.slip, cfg.small_reward, cfg.large_reward, T, gamma)
+    if isinstance(cfg, GarnetEnvConfig):
+        return make_garnet(cfg.n_states, cfg.n_actions, cfg.branching, cfg.seed, T, gamma)
+    raise ConfigError("env", f"has an unknown schema {type(cfg).__name__}")

@@ -1,0 +1,187 @@
+"""Finite MDPs as sparse tensors, with exact-sampling of batched transitions.
+
+A :class:`FiniteMDP` stores its transition table as a list of *entries* ``(s, a, s', p, r)`` sorted
+by ``(s, a)``: O(nnz(P)) memory, so that one step of the exact forward recursion and one batched
+sampling step both cost O(nnz(P)) or less. ``R[s, a] = Σ_entries p·r`` is the expected reward.
+
+When the source environment can terminate, the last state is an *absorbing* state (self-loop,
+zero reward) that every terminating entry leads to. Policies have no parameters there (see
+:mod:`pgexp.policies`), so steps taken after termination contribute nothing to any gradient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+
+ROW_SUM_TOL = 1e-8
+
+
+@dataclass(frozen=True)
+class FiniteMDP:
+    """A finite-horizon MDP ``(S, A, P, R, mu0, T, discount)``.
+
+    Attributes:
+        n_states: S, including the absorbing state if there is one.
+        n_actions: A.
+        entry_sa: [E] int64, row index ``s * A + a`` of each entry, sorted ascending.
+        entry_next: [E] int64, next state s'.
+        entry_prob: [E] float64, transition probability p(s'|s, a).
+        entry_reward: [E] float64, reward r(s, a, s') received on that transition.
+        mu0: [S] float64, initial state distribution.
+        horizon: T, number of steps of every trajectory.
+        discount: γ in J = E[Σ_{t<T} γ^t r_t].
+        absorbing: index of the absorbing state, or None.
+    """
+
+    n_states: int
+    n_actions: int
+    entry_sa: torch.Tensor
+    entry_next: torch.Tensor
+    entry_prob: torch.Tensor
+    entry_reward: torch.Tensor
+    mu0: torch.Tensor
+    horizon: int
+    discount: float = 1.0
+    absorbing: int | None = None
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    # ------------------------------------------------------------------ derived tables
+    @property
+    def device(self) -> torch.device:
+        return self.entry_prob.device
+
+    @property
+    def nnz(self) -> int:
+        """Number of transition entries E."""
+        return int(self.entry_sa.numel())
+
+    @property
+    def n_policy_states(self) -> int:
+        """States where the policy has parameters (all but the absorbing one)."""
+        return self.n_states - (self.absorbing is not None)
+
+    @property
+    def entry_state(self) -> torch.Tensor:
+        """[E] int64, the state s of each entry."""
+        return torch.div(self.entry_sa, self.n_actions, rounding_mode="floor")
+
+    @property
+    def entry_action(self) -> torch.Tensor:
+        """[E] int64, the action a of each entry."""
+        return self.entry_sa % self.n_actions
+
+    def expected_reward(self) -> torch.Tensor:
+        """[S, A] float64, R[s, a] = Σ p(s'|s,a) r(s,a,s')."""
+        flat = torch.zeros(self.n_states * self.n_actions, dtype=torch.float64, device=self.device)
+        flat.index_add_(0, self.entry_sa, self.entry_prob * self.entry_reward)
+        return flat.view(self.n_states, self.n_actions)
+
+    def dense_transitions(self) -> torch.Tensor:
+        """[S, A, S] float64 transition tensor P (for small MDPs and tests)."""
+        S, A = self.n_states, self.n_actions
+        flat = torch.zeros(S * A * S, dtype=torch.float64, device=self.device)
+        flat.index_add_(0, self.entry_sa * S + self.entry_next, self.entry_prob)
+        return flat.view(S, A, S)
+
+    def to(self, device: torch.device | str) -> FiniteMDP:
+        """The same MDP with every tensor on ``device`` (probabilities stay float64)."""
+        return replace(
+            self,
+            entry_sa=self.entry_sa.to(device),
+            entry_next=self.entry_next.to(device),
+            entry_prob=self.entry_prob.to(device),
+            entry_reward=self.entry_reward.to(device),
+            mu0=self.mu0.to(device),
+        )
+
+    # ------------------------------------------------------------------ sampling
+    def sampling_table(self) -> torch.Tensor:
+        """[E] float64, ``row + cumulative probability within the row``, globally increasing.
+
+        ``searchsorted(table, row + u, right=True)`` with u ~ U[0, 1) returns an entry of ``row``
+        drawn with probability ``entry_prob`` for every row of a batch in one call. The last entry
+        of each row is set to exactly ``row + 1`` so rounding never spills into the next row.
+        """
+        prob = self.entry_prob
+        before = torch.cumsum(prob, 0) - prob  # mass of all earlier entries
+        first_of_row = torch.searchsorted(self.entry_sa, self.entry_sa)  # [E]
+        within = before - before[first_of_row] + prob
+        last = torch.ones_like(self.entry_sa, dtype=torch.bool)
+        last[:-1] = self.entry_sa[1:] != self.entry_sa[:-1]
+        within = torch.where(last, torch.ones_like(within), within)
+        return self.entry_sa.to(torch.float64) + within
+
+    def sample_initial(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """[n] int64 states drawn from mu0."""
+        return torch.multinomial(self.mu0, n, replacement=True, generator=generator)
+
+    def sample_step(
+        self,
+        table: torch.Tensor,
+        states: torch.Tensor,
+        actions: torch.Tensor,
+        generator: torch.Generator,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw s' ~ P(·|s, a) for a batch.
+
+        Args:
+            table: the output of :meth:`sampling_table`.
+            states, actions: [N] int64.
+        Returns:
+            next states [N] int64 and rewards [N] float64.
+        """
+        row = states * self.n_actions + actions
+        u = torch.rand(row.shape, dtype=torch.float64, device=row.device, generator=generator)
+        entry = torch.searchsorted(table, row.to(torch.float64) + u, right=True)
+        return self.entry_next[entry], self.entry_reward[entry]
+
+    # ------------------------------------------------------------------ checks
+    def _validate(self) -> None:
+        S, A = self.n_states, self.n_actions
+        if self.entry_sa.numel() and bool((self.entry_sa[1:] < self.entry_sa[:-1]).any()):
+            raise ValueError("transition entries must be sorted by s * A + a")
+        if bool((self.entry_prob < 0).any()):
+            raise ValueError("transition probabilities must be >= 0")
+        sums = torch.zeros(S * A, dtype=torch.float64, device=self.entry_prob.device)
+        sums.index_add_(0, self.entry_sa, self.entry_prob)
+        bad = torch.nonzero((sums - 1).abs() > ROW_SUM_TOL).flatten()
+        if bad.numel():
+            s, a = divmod(int(bad[0]), A)
+            raise ValueError(
+                f"P[{s}][{a}] sums to {float(sums[bad[0]]):.12g}, not 1 "
+                f"({bad.numel()} of {S * A} rows are off by more than {ROW_SUM_TOL})"
+            )
+        if self.mu0.shape != (S,) or abs(float(self.mu0.sum()) - 1) > ROW_SUM_TOL:
+            raise ValueError(f"mu0 must be a distribution over {S} states")
+        if self.horizon < 1:
+            raise ValueError(f"horizon must be >= 1 (got {self.horizon})")
+
+
+def from_entries(
+    n_states: int,
+    n_actions: int,
+    entries: list[tuple[int, int, int, float, float]],
+    mu0: torch.Tensor,
+    horizon: int,
+    discount: float = 1.0,
+    absorbing: int | None = None,
+) -> FiniteMDP:
+    """Build a :class:`FiniteMDP` from ``(s, a, s', p, r)`` tuples in any order."""
+    ordered = sorted(entries, key=lambda e: e[0] * n_actions + e[1])
+    sa = torch.tensor([s * n_actions + a for s, a, *_ in ordered], dtype=torch.int64)
+    return FiniteMDP(
+        n_states=n_states,
+        n_actions=n_actions,
+        entry_sa=sa,
+        entry_next=torch.tensor([e[2] for e in ordered], dtype=torch.int64),
+        entry_prob=torch.tensor([e[3] for e in ordered], dtype=torch.float64),
+        entry_reward=torch.tensor([e[4] for e in ordered], dtype=torch.float64),
+        mu0=mu0.to(torch.float64),
+        horizon=horizon,
+        discount=discount,
+        absorbing=absorbing,
+    )

@@ -1,0 +1,57 @@
+"""Gradient estimators: exact (dp, enumerate) and mini-batch."""
+
+from __future__ import annotations
+
+import torch
+
+from pgexp.config import EstimatorConfig, ExactEstimatorConfig, MinibatchEstimatorConfig
+from pgexp.envs.finite_mdp import FiniteMDP
+from pgexp.errors import ConfigError
+
+from pgexp.estimators.base import GradientEstimate, GradientEstimator, flat_grad
+from pgexp.estimators.exact import (
+    ExactGradient,
+    TooManyTrajectories,
+    count_trajectories,
+    dp_objective,
+    enumerate_objective,
+)
+from pgexp.estimators.minibatch import MinibatchGradient, weights
+from pgexp.rollout import Sampler
+
+__all__ = [
+    "ExactGradient",
+    "GradientEstimate",
+    "GradientEstimator",
+    "MinibatchGradient",
+    "TooManyTrajectories",
+    "count_trajectories",
+    "dp_objective",
+    "enumerate_objective",
+    "flat_grad",
+    "make_estimator",
+    "weights",
+]
+
+
+def make_estimator(
+    cfg: EstimatorConfig, mdp: FiniteMDP, generator: torch.Generator
+) -> ExactGradient | MinibatchGradient:
+    """The estimator an ``estimator`` config asks for; ``generator`` drives the sampling."""
+    if isinstance(cfg, ExactEstimatorConfig):
+        method = getattr(cfg.method, "value", cfg.method)
+        if method == "enumerate":
+            n = count_trajectories(mdp)
+            if n > cfg.max_trajectories:
+                raise ConfigError(
+                    "estimator.method=enumerate",
+                    f"would sum over {n:.3g} trajectories (horizon {mdp.horizon}), more than "
+                    f"estimator.max_trajectories={cfg.max_trajectories}: use estimator.method=dp, "
+                    "a shorter env.horizon or a larger estimator.max_trajectories",
+                )
+        return ExactGradient(mdp, method, cfg.max_trajectories)
+    if isinstance(cfg, MinibatchEstimatorConfig):
+        returns = getattr(cfg.returns, "value", cfg.returns)
+        baseline = getattr(cfg.baseline, "value", cfg.baseline)
+        return MinibatchGradient(Sampler(mdp), cfg.N, generator, returns, baseline)
+    raise ConfigError("estimator", f"has an unknown schema {type(cfg).__name__}")

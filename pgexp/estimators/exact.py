@@ -1,0 +1,125 @@
+"""Exact J(θ) and ∇J(θ) on a finite MDP: forward recursion (dp) or trajectory enumeration.
+
+``dp`` propagates the state distribution d_t for T steps,
+``J = Σ_t γ^t Σ_{s,a} d_t(s) π(a|s) R(s,a)``, d_{t+1}(s') = Σ_{s,a} d_t(s) π(a|s) P(s'|s,a),
+and differentiates through it with autograd: O(T·nnz(P)) time and memory.
+
+``enumerate`` takes the seed formula literally: ``∇J = Σ_τ p_θ(τ) R(τ) Σ_t ∇log π(a_t|s_t)``
+over every trajectory τ of T steps (an absorbing state does not branch: its action is
+parameter-free and changes nothing). Its cost grows like (A·branching)^T, so it refuses MDPs with
+more than ``max_trajectories`` trajectories.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from pgexp.envs.finite_mdp import FiniteMDP
+from pgexp.estimators.base import GradientEstimate, flat_grad
+from pgexp.policies import TablePolicy
+
+
+class TooManyTrajectories(ValueError):
+    """Raised by enumeration when the MDP has more trajectories than allowed."""
+
+
+def dp_objective(mdp: FiniteMDP, policy: TablePolicy) -> torch.Tensor:
+    """Scalar J(θ) by the forward recursion, differentiable in the policy's parameters."""
+    pi = policy.probs()  # [S, A]
+    dtype = pi.dtype
+    R = mdp.expected_reward().to(dtype)
+    prob = mdp.entry_prob.to(dtype)
+    d = mdp.mu0.to(dtype)
+    J = torch.zeros((), dtype=dtype, device=pi.device)
+    for t in range(mdp.horizon):
+        occupancy = d[:, None] * pi  # [S, A]
+        J = J + mdp.discount**t * (occupancy * R).sum()
+        if t + 1 < mdp.horizon:
+            flow = occupancy.reshape(-1)[mdp.entry_sa] * prob  # [E]
+            d = torch.zeros_like(d).index_add(0, mdp.entry_next, flow)
+    return J
+
+
+def _branches(mdp: FiniteMDP) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per state: index of its first entry and number of entries to branch over ([S] each)."""
+    state = mdp.entry_state
+    first = torch.searchsorted(state, torch.arange(mdp.n_states, device=state.device))
+    count = torch.bincount(state, minlength=mdp.n_states)
+    if mdp.absorbing is not None:
+        count[mdp.absorbing] = 1  # one parameter-free continuation
+    return first, count
+
+
+def count_trajectories(mdp: FiniteMDP) -> int:
+    """Number of distinct trajectories (s_0, a_0, s_1, ..., s_T) with non-zero entries."""
+    first, count = _branches(mdp)
+    per_state = (mdp.mu0 > 0).to(torch.float64)
+    for _ in range(mdp.horizon):
+        per_state = _count_step(mdp, per_state, first, count)
+    return int(round(float(per_state.sum())))
+
+
+def _count_step(
+    mdp: FiniteMDP, per_state: torch.Tensor, first: torch.Tensor, count: torch.Tensor
+) -> torch.Tensor:
+    entry_state = mdp.entry_state
+    used = torch.arange(mdp.nnz, device=entry_state.device) < (first + count)[entry_state]
+    out = torch.zeros_like(per_state)
+    return out.index_add(0, mdp.entry_next[used], per_state[entry_state[used]])
+
+
+def enumerate_objective(
+    mdp: FiniteMDP, policy: TablePolicy, max_trajectories: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """J(θ) and the score-function surrogate ``Σ_τ p(τ)·R(τ)·Σ_t log π(a_t|s_t)``, p detached.
+
+    The gradient of the surrogate is the seed formula for ∇J, term by term.
+    Raises:
+        TooManyTrajectories: when the MDP has more than ``max_trajectories`` trajectories.
+    """
+    n = count_trajectories(mdp)
+    if n > max_trajectories:
+        raise TooManyTrajectories(
+            f"{n:.3g} trajectories (horizon {mdp.horizon}) exceed {max_trajectories:.3g}"
+        )
+    log_pi = policy.log_probs()  # [S, A]
+    pi = log_pi.detach().exp()
+    if mdp.absorbing is not None:
+        keep = torch.ones_like(pi[:, :1])
+        keep[mdp.absorbing] = 0
+        log_pi = log_pi * keep  # parameter-free: no score
+        pi = torch.where(keep.bool(), pi, torch.ones_like(pi))
+    first, count = _branches(mdp)
+    state = torch.nonzero(mdp.mu0 > 0).flatten()
+    p_tau = mdp.mu0[state].to(pi.dtype)
+    ret = torch.zeros_like(p_tau)
+    score = torch.zeros_like(p_tau)
+    for t in range(mdp.horizon):
+        parent = torch.repeat_interleave(torch.arange(state.numel(), device=state.device), count[state])
+        offset = torch.arange(parent.numel(), device=state.device) - torch.repeat_interleave(
+            torch.cumsum(count[state], 0) - count[state], count[state]
+        )
+        entry = first[state][parent] + offset
+        s, a = state[parent], mdp.entry_action[entry]
+        p_tau = p_tau[parent] * pi[s, a] * mdp.entry_prob[entry].to(pi.dtype)
+        ret = ret[parent] + mdp.discount**t * mdp.entry_reward[entry].to(pi.dtype)
+        score = score[parent] + log_pi[s, a]
+        state = mdp.entry_next[entry]
+    return (p_tau * ret).sum(), (p_tau * ret * score).sum()
+
+
+class ExactGradient:
+    """∇J(θ) computed exactly, by ``dp`` or ``enumerate``."""
+
+    def __init__(self, mdp: FiniteMDP, method: str = "dp", max_trajectories: int = 1_000_000):
+        self.mdp, self.method, self.max_trajectories = mdp, method, max_trajectories
+
+    def estimate(self, policy: TablePolicy) -> GradientEstimate:
+        params = list(policy.parameters())
+        if self.method == "dp":
+            J = dp_objective(self.mdp, policy)
+            grad = flat_grad(J, params)
+        else:
+            J, surrogate = enumerate_objective(self.mdp, policy, self.max_trajectories)
+            grad = flat_grad(surrogate, params)
+        return GradientEstimate(grad=grad.detach(), objective=float(J.detach()))

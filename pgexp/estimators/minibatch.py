@@ -1,0 +1,56 @@
+"""The mini-batch estimate ∇Ĵ = (1/N) Σ_i R(τ_i) Σ_t ∇log π(a_t^i|s_t^i), via a surrogate loss."""
+
+from __future__ import annotations
+
+import torch
+
+from pgexp.estimators.base import GradientEstimate, flat_grad
+from pgexp.policies import TablePolicy
+from pgexp.rollout import Sampler, Trajectories
+
+
+def weights(batch: Trajectories, discount: float, returns: str, baseline: str) -> torch.Tensor:
+    """[N, T] the factor of ∇log π(a_t|s_t) for each sampled step.
+
+    ``returns=total`` uses R(τ) at every t (the seed formula); ``reward_to_go`` uses the return
+    from t on. ``baseline`` subtracts, per t, the batch mean (``mean``, slightly biased) or the mean
+    of the other N-1 trajectories (``leave_one_out``, unbiased).
+    """
+    if returns == "total":
+        w = batch.returns(discount)[:, None].expand(-1, batch.rewards.shape[1])
+    else:
+        w = batch.rewards_to_go(discount)
+    if baseline == "mean":
+        w = w - w.mean(0, keepdim=True)
+    elif baseline == "leave_one_out":
+        n = w.shape[0]
+        w = (w - w.mean(0, keepdim=True)) * (n / (n - 1))
+    return w * batch.alive
+
+
+class MinibatchGradient:
+    """Samples N trajectories at the current θ and returns the score-function estimate."""
+
+    def __init__(
+        self,
+        sampler: Sampler,
+        n: int,
+        generator: torch.Generator,
+        returns: str = "total",
+        baseline: str = "none",
+    ) -> None:
+        self.sampler, self.n, self.generator = sampler, n, generator
+        self.returns, self.baseline = returns, baseline
+
+    def estimate(self, policy: TablePolicy) -> GradientEstimate:
+        batch = self.sampler.sample(policy, self.n, self.generator)
+        discount = self.sampler.mdp.discount
+        w = weights(batch, discount, self.returns, self.baseline)
+        surrogate = (w * policy.log_prob(batch.states, batch.actions)).sum() / batch.n
+        grad = flat_grad(surrogate, policy.parameters())
+        return GradientEstimate(
+            grad=grad.detach(),
+            return_mean=float(batch.returns(discount).mean()),
+            env_steps=batch.env_steps(),
+            trajectories=batch.n,
+        )

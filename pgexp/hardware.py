@@ -1,0 +1,43 @@
+"""Device, dtype and thread settings from the ``hardware`` config group."""
+
+from __future__ import annotations
+
+import torch
+
+from pgexp.config import HardwareConfig
+from pgexp.errors import ConfigError
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_device(device: str) -> torch.device:
+    """``cpu``, ``cuda`` (an error when no GPU is visible) or ``auto`` (cuda if present)."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "hardware.device", "is cuda but no CUDA GPU is visible: use hardware=cpu or device=auto"
+        )
+    return torch.device(device)
+
+
+def apply_hardware(cfg: HardwareConfig) -> tuple[torch.device, torch.dtype]:
+    """Set torch's thread count and return the (device, dtype) a run computes in."""
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    device_name = getattr(cfg.device, "value", cfg.device)
+    dtype_name = getattr(cfg.dtype, "value", cfg.dtype)
+    return resolve_device(device_name), DTYPES[dtype_name]
+
+
+def device_description(device: torch.device) -> str:
+    """Human-readable name of the device, e.g. ``cuda:0 (NVIDIA H100 80GB HBM3)``."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so wall-clock timings are honest."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -1,0 +1,99 @@
+"""Up-front checks of config values that types alone cannot express.
+
+Each failure is a :class:`ConfigError` naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from pgexp.config import (
+    BanditEnvConfig,
+    ChainEnvConfig,
+    Config,
+    ExactEstimatorConfig,
+    GarnetEnvConfig,
+    LinearSoftmaxConfig,
+    MinibatchEstimatorConfig,
+)
+from pgexp.errors import ConfigError
+
+
+def _require(ok: bool, key: str, value: object, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(key, f"must be {allowed} (got {value!r})")
+
+
+def _int_at_least(key: str, value: int, low: int) -> None:
+    _require(value >= low, key, value, f"an integer >= {low}")
+
+
+def _positive_finite(key: str, value: float) -> None:
+    _require(math.isfinite(value) and value > 0, key, value, "a finite number > 0")
+
+
+def validate_env(cfg: Config) -> None:
+    env = cfg.env
+    _int_at_least("env.horizon", env.horizon, 1)
+    _require(0 < env.discount <= 1, "env.discount", env.discount, "in (0, 1]")
+    if isinstance(env, BanditEnvConfig):
+        _require(len(env.rewards) > 0, "env.rewards", list(env.rewards), "a non-empty list")
+        _require(
+            all(math.isfinite(r) for r in env.rewards),
+            "env.rewards",
+            list(env.rewards),
+            "a list of finite numbers",
+        )
+    elif isinstance(env, ChainEnvConfig):
+        _int_at_least("env.n_states", env.n_states, 2)
+        _require(0 <= env.slip <= 1, "env.slip", env.slip, "in [0, 1]")
+    elif isinstance(env, GarnetEnvConfig):
+        _int_at_least("env.n_states", env.n_states, 1)
+        _int_at_least("env.n_actions", env.n_actions, 1)
+        _require(
+            1 <= env.branching <= env.n_states,
+            "env.branching",
+            env.branching,
+            f"an integer in [1, env.n_states={env.n_states}]",
+        )
+
+
+def validate_policy(cfg: Config) -> None:
+    policy = cfg.policy
+    _require(policy.init in ("zeros", "normal"), "policy.init", policy.init, "zeros or normal")
+    _require(policy.init_scale >= 0, "policy.init_scale", policy.init_scale, ">= 0")
+    if isinstance(policy, LinearSoftmaxConfig):
+        _int_at_least("policy.dim", policy.dim, 1)
+
+
+def validate_estimator(cfg: Config) -> None:
+    est = cfg.estimator
+    if isinstance(est, MinibatchEstimatorConfig):
+        _int_at_least("estimator.N", est.N, 1)
+        if getattr(est.baseline, "value", est.baseline) == "leave_one_out":
+            _int_at_least("estimator.N (with estimator.baseline=leave_one_out)", est.N, 2)
+    elif isinstance(est, ExactEstimatorConfig):
+        _int_at_least("estimator.max_trajectories", est.max_trajectories, 1)
+
+
+def validate_train(cfg: Config) -> None:
+    _int_at_least("train.iters", cfg.train.iters, 1)
+    _positive_finite("train.lr", cfg.train.lr)
+    _int_at_least("train.eval_episodes", cfg.train.eval_episodes, 0)
+    if cfg.hardware.threads is not None:
+        _int_at_least("hardware.threads", cfg.hardware.threads, 1)
+
+
+VALIDATORS: tuple[Callable[[Config], None], ...] = (
+    validate_env,
+    validate_policy,
+    validate_estimator,
+    validate_train,
+)
+
+
+def validate(cfg: Config) -> None:
+    """Raise :class:`ConfigError` on the first config value pgexp cannot run with."""
+    for check in VALIDATORS:
+        check(cfg)
