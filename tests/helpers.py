@@ -1,0 +1,29 @@
+"""Shared test helpers: small MDPs in float64 and random policies on them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pgexp.envs import FiniteMDP, make_bandit, make_chain, make_garnet, make_toy_text
+from pgexp.policies import TabularSoftmax
+
+requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def small_mdps() -> dict[str, FiniteMDP]:
+    """MDPs small enough to enumerate every trajectory (horizons cut short)."""
+    return {
+        "frozenlake2x2_T5": make_toy_text("FrozenLake-v1", {"desc": ["SF", "HG"]}, horizon=5),
+        "frozenlake4x4_T8_dry": make_toy_text("FrozenLake-v1", {"is_slippery": False}, horizon=8),
+        "cliffwalking_T4": make_toy_text("CliffWalking-v1", {"is_slippery": True}, horizon=4),
+        "taxi_T3": make_toy_text("Taxi-v4", {}, horizon=3),
+        "chain_T6_discounted": make_chain(5, 0.2, 2.0, 10.0, horizon=6, discount=0.9),
+        "garnet_T4": make_garnet(6, 3, 2, seed=3, horizon=4),
+        "bandit": make_bandit([1.0, 0.9, 0.1]),
+    }
+
+
+def random_policy(mdp: FiniteMDP, seed: int, scale: float = 1.0) -> TabularSoftmax:
+    gen = torch.Generator().manual_seed(seed)
+    return TabularSoftmax(mdp.n_states, mdp.n_actions, mdp.n_policy_states, "normal", scale, gen)

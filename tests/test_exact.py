@@ -1,0 +1,88 @@
+"""The exact gradient: dp against enumeration, autograd against finite differences."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pgexp.envs import FiniteMDP, make_toy_text
+from pgexp.estimators import ExactGradient, TooManyTrajectories, dp_objective, enumerate_objective
+from pgexp.policies import LinearSoftmax
+from pgexp.policies.features import one_hot_features
+from tests.helpers import random_policy, small_mdps
+
+SMALL = small_mdps()
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_dp_and_enumeration_agree_to_1e_10(name: str, seed: int) -> None:
+    mdp = SMALL[name]
+    policy = random_policy(mdp, seed, scale=2.0)
+    dp = ExactGradient(mdp, "dp").estimate(policy)
+    en = ExactGradient(mdp, "enumerate", max_trajectories=10**7).estimate(policy)
+    assert en.objective == pytest.approx(dp.objective, rel=1e-10, abs=1e-10)
+    torch.testing.assert_close(en.grad, dp.grad, rtol=0, atol=1e-10 * max(1.0, float(dp.grad.abs().max())))
+    assert dp.grad.abs().max() > 1e-6  # a real, non-trivial gradient
+
+
+def central_differences(mdp: FiniteMDP, policy: torch.nn.Module, coords: torch.Tensor, h: float = 1e-6) -> torch.Tensor:
+    """[len(coords)] (J(θ + h e_i) − J(θ − h e_i)) / 2h for flat coordinates of θ."""
+    theta = policy.theta.data.view(-1)
+    out = []
+    with torch.no_grad():
+        for i in coords.tolist():
+            theta[i] += h
+            up = dp_objective(mdp, policy).item()
+            theta[i] -= 2 * h
+            down = dp_objective(mdp, policy).item()
+            theta[i] += h
+            out.append((up - down) / (2 * h))
+    return torch.tensor(out, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs", "horizon"),
+    [
+        ("FrozenLake-v1", {"map_name": "4x4"}, 100),
+        ("FrozenLake-v1", {"map_name": "8x8"}, 200),
+        ("CliffWalking-v1", {}, 50),
+        ("Taxi-v4", {}, 200),
+    ],
+)
+def test_dp_gradient_matches_finite_differences(env_id: str, kwargs: dict, horizon: int) -> None:
+    mdp = make_toy_text(env_id, kwargs, horizon)
+    policy = random_policy(mdp, seed=0, scale=1.0)
+    grad = ExactGradient(mdp).estimate(policy).grad
+    # the coordinates with the largest gradient, plus a few random ones
+    gen = torch.Generator().manual_seed(0)
+    coords = torch.cat([grad.abs().topk(6).indices, torch.randint(grad.numel(), (6,), generator=gen)])
+    fd = central_differences(mdp, policy, coords)
+    scale = float(grad.abs().max())
+    torch.testing.assert_close(grad[coords], fd, rtol=1e-5, atol=1e-6 * scale)
+
+
+def test_linear_softmax_with_one_hot_features_is_the_tabular_policy() -> None:
+    mdp = SMALL["chain_T6_discounted"]
+    tabular = random_policy(mdp, seed=4)
+    phi = one_hot_features(mdp.n_states, mdp.n_actions, mdp.n_policy_states)
+    linear = LinearSoftmax(phi)
+    with torch.no_grad():
+        linear.theta.copy_(tabular.theta.reshape(-1))
+    a, b = ExactGradient(mdp).estimate(tabular), ExactGradient(mdp).estimate(linear)
+    assert a.objective == b.objective
+    torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=1e-14)
+
+
+def test_enumeration_refuses_too_many_trajectories() -> None:
+    mdp = make_toy_text("FrozenLake-v1", {"map_name": "4x4"}, horizon=100)
+    with pytest.raises(TooManyTrajectories, match="exceed"):
+        enumerate_objective(mdp, random_policy(mdp, 0), max_trajectories=10**6)
+
+
+def test_absorbing_state_has_no_parameters_and_no_gradient() -> None:
+    mdp = make_toy_text("FrozenLake-v1", {"map_name": "4x4"}, horizon=5)
+    policy = random_policy(mdp, seed=0)
+    assert policy.theta.shape == (16, 4)
+    logits = policy.logits()
+    assert logits.shape == (17, 4) and logits[16].abs().sum() == 0
