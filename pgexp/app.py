@@ -14,7 +14,7 @@ from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from pgexp.config import _SCHEMAS, Config
+from pgexp.config import SCHEMAS, Config
 from pgexp.errors import ConfigError
 from pgexp.run import run
 
@@ -26,12 +26,12 @@ class UserError(CompactHydraException):
 
 
 def register_configs() -> None:
-    """Store the root schema as ``pgexp_schema`` and each group schema as ``schema/<group>/<name>``."""
+    """Store the root schema (``pgexp_schema``) and group schemas (``schema/<group>/<name>``)."""
     from hydra.core.config_store import ConfigStore
 
     cs = ConfigStore.instance()
     cs.store(name="pgexp_schema", node=Config)
-    for group, schemas in _SCHEMAS.items():
+    for group, schemas in SCHEMAS.items():
         for name, node in schemas.items():
             cs.store(group=f"schema/{group}", name=name, node=node)
 

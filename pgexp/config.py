@@ -1,9 +1,9 @@
 """Typed config schemas, registered in Hydra's ConfigStore.
 
 Each YAML file under ``conf/<group>/`` starts from one of these schemas (its defaults list names
-``/schema/<group>@_here_: <schema>``), so Hydra rejects unknown keys, wrong types and values
-outside an enum with a message naming the key. Value checks that a type cannot express (``N >= 1``,
-``lr > 0``) live in :mod:`pgexp.validation`.
+``/schema/<group>@_here_: <schema>``; :func:`pgexp.app.register_configs` stores them), so Hydra
+rejects unknown keys, wrong types and values outside an enum with a message naming the key.
+Value checks that a type cannot express (``N >= 1``, ``lr > 0``) live in :mod:`pgexp.validation`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+
+def choice(value: Enum | str) -> str:
+    """The string of an enum choice (configs built in Python may pass plain strings)."""
+    return str(value.value) if isinstance(value, Enum) else value
 
 
 class ExactMethod(str, Enum):
@@ -219,7 +223,7 @@ class Config:
     seed: int = 0
 
 
-_SCHEMAS: dict[str, dict[str, type]] = {
+SCHEMAS: dict[str, dict[str, type]] = {
     "env": {
         "toy_text": ToyTextEnvConfig,
         "bandit": BanditEnvConfig,
@@ -231,12 +235,3 @@ _SCHEMAS: dict[str, dict[str, type]] = {
     "hardware": {"hardware": HardwareConfig},
     "logger": {"none": NoLoggerConfig, "wandb": WandbLoggerConfig},
 }
-
-
-def register_configs() -> None:
-    """Store the root schema as ``pgexp_schema`` and each group schema as ``schema/<group>/<name>``."""
-    cs = ConfigStore.instance()
-    cs.store(name="pgexp_schema", node=Config)
-    for group, schemas in _SCHEMAS.items():
-        for name, node in schemas.items():
-            cs.store(group=f"schema/{group}", name=name, node=node)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from pgexp.config import HardwareConfig
+from pgexp.config import HardwareConfig, choice
 from pgexp.errors import ConfigError
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -25,8 +25,8 @@ def apply_hardware(cfg: HardwareConfig) -> tuple[torch.device, torch.dtype]:
     """Set torch's thread count and return the (device, dtype) a run computes in."""
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
-    device_name = getattr(cfg.device, "value", cfg.device)
-    dtype_name = getattr(cfg.dtype, "value", cfg.dtype)
+    device_name = choice(cfg.device)
+    dtype_name = choice(cfg.dtype)
     return resolve_device(device_name), DTYPES[dtype_name]
 
 

@@ -36,4 +36,6 @@ class RngStreams:
         children = np.random.SeedSequence(seed).generate_state(3, dtype=np.uint64)
         init, sample, evaluation = (int(c) & (2**63 - 1) for c in children)
         cpu = torch.device("cpu")
-        return cls(_generator(init, cpu), _generator(sample, device), _generator(evaluation, device))
+        return cls(
+            _generator(init, cpu), _generator(sample, device), _generator(evaluation, device)
+        )

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, cast
 
-from pgexp.config import LoggerConfig, WandbLoggerConfig
+from pgexp.config import LoggerConfig, WandbLoggerConfig, choice
 
 
 class Tracker(Protocol):
@@ -49,7 +49,7 @@ class WandbTracker:
 
         self._failed = False
         self.run = wandb.init(
-            mode=getattr(cfg.mode, "value", cfg.mode),
+            mode=cast(Literal["online", "offline", "disabled"], choice(cfg.mode)),
             project=cfg.project,
             entity=cfg.entity,
             group=cfg.group or group,
@@ -85,6 +85,6 @@ def make_tracker(
     cfg: LoggerConfig, run_dir: Path, name: str, group: str | None, config: dict[str, Any]
 ) -> Tracker:
     """The tracker a ``logger`` config asks for."""
-    if isinstance(cfg, WandbLoggerConfig) and getattr(cfg.mode, "value", cfg.mode) != "disabled":
+    if isinstance(cfg, WandbLoggerConfig) and choice(cfg.mode) != "disabled":
         return WandbTracker(cfg, run_dir, name, group, config)
     return NullTracker()

@@ -1,14 +1,15 @@
-"""The training loop shared by both algorithms: estimate ∇J at θ^{k-1}, then θ^k = θ^{k-1} + lr·g."""
+"""The loop shared by both algorithms: estimate ∇J at θ^{k-1}, then θ^k = θ^{k-1} + lr·g."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from tqdm import tqdm
 
-from pgexp.estimators import ExactGradient, GradientEstimate, GradientEstimator
+from pgexp.estimators import GradientEstimate, GradientEstimator
 from pgexp.hardware import synchronize
 from pgexp.metrics import MetricsWriter
 from pgexp.policies import TablePolicy
@@ -26,7 +27,7 @@ class TrainState:
     status: str = "running"
 
 
-def set_grads(params: list[torch.Tensor], flat: torch.Tensor) -> None:
+def set_grads(params: Sequence[torch.Tensor], flat: torch.Tensor) -> None:
     """Write the flat gradient [P] into ``p.grad`` of each parameter, in order."""
     offset = 0
     for p in params:
@@ -37,7 +38,11 @@ def set_grads(params: list[torch.Tensor], flat: torch.Tensor) -> None:
 def compare(est: GradientEstimate, ref: GradientEstimate | None) -> dict[str, float | None]:
     """grad_norm of the estimate; its cosine and relative error against the exact gradient."""
     g = est.grad
-    out: dict[str, float | None] = {"grad_norm": float(g.norm()), "grad_cos": None, "grad_rel_err": None}
+    out: dict[str, float | None] = {
+        "grad_norm": float(g.norm()),
+        "grad_cos": None,
+        "grad_rel_err": None,
+    }
     if ref is not None:
         ref_norm = float(ref.grad.norm())
         cos = torch.nn.functional.cosine_similarity(g, ref.grad, dim=0, eps=1e-300)
@@ -53,7 +58,7 @@ def train(
     iters: int,
     writer: MetricsWriter,
     tracker: Tracker,
-    reference: ExactGradient | None = None,
+    reference: GradientEstimator | None = None,
     state: TrainState | None = None,
     progress: bool = True,
 ) -> TrainState:

@@ -16,6 +16,7 @@ from pgexp.config import (
     GarnetEnvConfig,
     LinearSoftmaxConfig,
     MinibatchEstimatorConfig,
+    choice,
 )
 from pgexp.errors import ConfigError
 
@@ -71,7 +72,7 @@ def validate_estimator(cfg: Config) -> None:
     est = cfg.estimator
     if isinstance(est, MinibatchEstimatorConfig):
         _int_at_least("estimator.N", est.N, 1)
-        if getattr(est.baseline, "value", est.baseline) == "leave_one_out":
+        if choice(est.baseline) == "leave_one_out":
             _int_at_least("estimator.N (with estimator.baseline=leave_one_out)", est.N, 2)
     elif isinstance(est, ExactEstimatorConfig):
         _int_at_least("estimator.max_trajectories", est.max_trajectories, 1)

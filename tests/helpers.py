@@ -27,3 +27,21 @@ def small_mdps() -> dict[str, FiniteMDP]:
 def random_policy(mdp: FiniteMDP, seed: int, scale: float = 1.0) -> TabularSoftmax:
     gen = torch.Generator().manual_seed(seed)
     return TabularSoftmax(mdp.n_states, mdp.n_actions, mdp.n_policy_states, "normal", scale, gen)
+
+
+def compose(overrides: list[str]):  # -> pgexp.config.Config
+    """The typed config ``pgexp`` would compose for these overrides (no Hydra run)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from pgexp.app import CONF_DIR, register_configs
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return OmegaConf.to_object(hydra_compose("config", overrides=overrides))
+
+
+def quiet(overrides: list[str]) -> list[str]:
+    """Overrides for an in-process test run: no W&B, no progress bar, no final evaluation."""
+    return ["logger=none", "train.progress=false", "train.eval_episodes=0", *overrides]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pgexp.envs import FiniteMDP, make_toy_text
-from pgexp.estimators import ExactGradient, TooManyTrajectories, dp_objective, enumerate_objective
+from pgexp.estimators import ExactGradient, TrajectoryLimitError, dp_objective, enumerate_objective
 from pgexp.policies import LinearSoftmax
 from pgexp.policies.features import one_hot_features
 from tests.helpers import random_policy, small_mdps
@@ -22,11 +22,15 @@ def test_dp_and_enumeration_agree_to_1e_10(name: str, seed: int) -> None:
     dp = ExactGradient(mdp, "dp").estimate(policy)
     en = ExactGradient(mdp, "enumerate", max_trajectories=10**7).estimate(policy)
     assert en.objective == pytest.approx(dp.objective, rel=1e-10, abs=1e-10)
-    torch.testing.assert_close(en.grad, dp.grad, rtol=0, atol=1e-10 * max(1.0, float(dp.grad.abs().max())))
+    torch.testing.assert_close(
+        en.grad, dp.grad, rtol=0, atol=1e-10 * max(1.0, float(dp.grad.abs().max()))
+    )
     assert dp.grad.abs().max() > 1e-6  # a real, non-trivial gradient
 
 
-def central_differences(mdp: FiniteMDP, policy: torch.nn.Module, coords: torch.Tensor, h: float = 1e-6) -> torch.Tensor:
+def central_differences(
+    mdp: FiniteMDP, policy: torch.nn.Module, coords: torch.Tensor, h: float = 1e-6
+) -> torch.Tensor:
     """[len(coords)] (J(θ + h e_i) − J(θ − h e_i)) / 2h for flat coordinates of θ."""
     theta = policy.theta.data.view(-1)
     out = []
@@ -56,7 +60,9 @@ def test_dp_gradient_matches_finite_differences(env_id: str, kwargs: dict, horiz
     grad = ExactGradient(mdp).estimate(policy).grad
     # the coordinates with the largest gradient, plus a few random ones
     gen = torch.Generator().manual_seed(0)
-    coords = torch.cat([grad.abs().topk(6).indices, torch.randint(grad.numel(), (6,), generator=gen)])
+    coords = torch.cat(
+        [grad.abs().topk(6).indices, torch.randint(grad.numel(), (6,), generator=gen)]
+    )
     fd = central_differences(mdp, policy, coords)
     scale = float(grad.abs().max())
     torch.testing.assert_close(grad[coords], fd, rtol=1e-5, atol=1e-6 * scale)
@@ -76,7 +82,7 @@ def test_linear_softmax_with_one_hot_features_is_the_tabular_policy() -> None:
 
 def test_enumeration_refuses_too_many_trajectories() -> None:
     mdp = make_toy_text("FrozenLake-v1", {"map_name": "4x4"}, horizon=100)
-    with pytest.raises(TooManyTrajectories, match="exceed"):
+    with pytest.raises(TrajectoryLimitError, match="exceed"):
         enumerate_objective(mdp, random_policy(mdp, 0), max_trajectories=10**6)
 
 

@@ -7,7 +7,6 @@ import torch
 
 from pgexp.envs import make_bandit, make_chain, make_garnet
 from pgexp.estimators import ExactGradient, dp_objective
-
 from tests.helpers import random_policy
 
 
@@ -40,7 +39,11 @@ def test_chain_rewards_the_patient_policy() -> None:
 
 
 def test_garnet_is_a_function_of_its_seed() -> None:
-    a, b, c = make_garnet(8, 3, 4, seed=5, horizon=3), make_garnet(8, 3, 4, seed=5, horizon=3), make_garnet(8, 3, 4, seed=6, horizon=3)
+    a, b, c = (
+        make_garnet(8, 3, 4, seed=5, horizon=3),
+        make_garnet(8, 3, 4, seed=5, horizon=3),
+        make_garnet(8, 3, 4, seed=6, horizon=3),
+    )
     assert torch.equal(a.dense_transitions(), b.dense_transitions())
     assert not torch.equal(a.dense_transitions(), c.dense_transitions())
     assert (a.dense_transitions() > 0).sum(-1).eq(4).all()

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from pgexp.envs.finite_mdp import FiniteMDP, from_entries
+from pgexp.errors import ConfigError
 
 
 def transition_table(env: gym.Env) -> dict[int, dict[int, list[tuple[float, int, float, bool]]]]:
@@ -59,9 +60,27 @@ def from_gymnasium(env: gym.Env, horizon: int, discount: float = 1.0) -> FiniteM
 def make_toy_text(
     env_id: str, kwargs: dict[str, Any], horizon: int, discount: float = 1.0
 ) -> FiniteMDP:
-    """``gymnasium.make(env_id, **kwargs)`` turned into a :class:`FiniteMDP`."""
-    env = gym.make(env_id, **kwargs)
+    """``gymnasium.make(env_id, **kwargs)`` turned into a :class:`FiniteMDP`.
+
+    Raises:
+        ConfigError: naming ``env.id`` or ``env.kwargs`` when the env cannot be made or has no
+            transition table.
+    """
+    try:
+        env = gym.make(env_id, **kwargs)
+    except gym.error.Error as err:
+        raise ConfigError(
+            "env.id", f"must be a registered gymnasium id (got {env_id!r}): {err}"
+        ) from None
+    except TypeError as err:
+        raise ConfigError("env.kwargs", f"do not fit {env_id} (got {kwargs}): {err}") from None
     try:
         return from_gymnasium(env, horizon, discount)
+    except TypeError as err:
+        raise ConfigError(
+            "env.id",
+            f"must name a finite MDP with a transition table env.unwrapped.P, as FrozenLake-v1, "
+            f"CliffWalking-v1 and Taxi-v4 do ({err}); estimator=exact needs one",
+        ) from None
     finally:
         env.close()

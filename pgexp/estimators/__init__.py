@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from pgexp.config import EstimatorConfig, ExactEstimatorConfig, MinibatchEstimatorConfig
+from pgexp.config import EstimatorConfig, ExactEstimatorConfig, MinibatchEstimatorConfig, choice
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.errors import ConfigError
-
 from pgexp.estimators.base import GradientEstimate, GradientEstimator, flat_grad
 from pgexp.estimators.exact import (
     ExactGradient,
-    TooManyTrajectories,
+    TrajectoryLimitError,
     count_trajectories,
     dp_objective,
     enumerate_objective,
@@ -24,7 +23,7 @@ __all__ = [
     "GradientEstimate",
     "GradientEstimator",
     "MinibatchGradient",
-    "TooManyTrajectories",
+    "TrajectoryLimitError",
     "count_trajectories",
     "dp_objective",
     "enumerate_objective",
@@ -39,7 +38,7 @@ def make_estimator(
 ) -> ExactGradient | MinibatchGradient:
     """The estimator an ``estimator`` config asks for; ``generator`` drives the sampling."""
     if isinstance(cfg, ExactEstimatorConfig):
-        method = getattr(cfg.method, "value", cfg.method)
+        method = choice(cfg.method)
         if method == "enumerate":
             n = count_trajectories(mdp)
             if n > cfg.max_trajectories:
@@ -51,7 +50,7 @@ def make_estimator(
                 )
         return ExactGradient(mdp, method, cfg.max_trajectories)
     if isinstance(cfg, MinibatchEstimatorConfig):
-        returns = getattr(cfg.returns, "value", cfg.returns)
-        baseline = getattr(cfg.baseline, "value", cfg.baseline)
+        returns = choice(cfg.returns)
+        baseline = choice(cfg.baseline)
         return MinibatchGradient(Sampler(mdp), cfg.N, generator, returns, baseline)
     raise ConfigError("estimator", f"has an unknown schema {type(cfg).__name__}")

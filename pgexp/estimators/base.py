@@ -41,5 +41,8 @@ def flat_grad(scalar: torch.Tensor, params: Iterable[torch.Tensor]) -> torch.Ten
     params = list(params)
     grads = torch.autograd.grad(scalar, params, allow_unused=True)
     return torch.cat(
-        [(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads)]
+        [
+            (torch.zeros_like(p) if g is None else g).reshape(-1)
+            for p, g in zip(params, grads, strict=True)
+        ]
     )

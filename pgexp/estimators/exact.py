@@ -19,7 +19,7 @@ from pgexp.estimators.base import GradientEstimate, flat_grad
 from pgexp.policies import TablePolicy
 
 
-class TooManyTrajectories(ValueError):
+class TrajectoryLimitError(ValueError):
     """Raised by enumeration when the MDP has more trajectories than allowed."""
 
 
@@ -56,7 +56,7 @@ def count_trajectories(mdp: FiniteMDP) -> int:
     per_state = (mdp.mu0 > 0).to(torch.float64)
     for _ in range(mdp.horizon):
         per_state = _count_step(mdp, per_state, first, count)
-    return int(round(float(per_state.sum())))
+    return round(float(per_state.sum()))
 
 
 def _count_step(
@@ -75,11 +75,11 @@ def enumerate_objective(
 
     The gradient of the surrogate is the seed formula for ∇J, term by term.
     Raises:
-        TooManyTrajectories: when the MDP has more than ``max_trajectories`` trajectories.
+        TrajectoryLimitError: when the MDP has more than ``max_trajectories`` trajectories.
     """
     n = count_trajectories(mdp)
     if n > max_trajectories:
-        raise TooManyTrajectories(
+        raise TrajectoryLimitError(
             f"{n:.3g} trajectories (horizon {mdp.horizon}) exceed {max_trajectories:.3g}"
         )
     log_pi = policy.log_probs()  # [S, A]
@@ -95,7 +95,9 @@ def enumerate_objective(
     ret = torch.zeros_like(p_tau)
     score = torch.zeros_like(p_tau)
     for t in range(mdp.horizon):
-        parent = torch.repeat_interleave(torch.arange(state.numel(), device=state.device), count[state])
+        parent = torch.repeat_interleave(
+            torch.arange(state.numel(), device=state.device), count[state]
+        )
         offset = torch.arange(parent.numel(), device=state.device) - torch.repeat_interleave(
             torch.cumsum(count[state], 0) - count[state], count[state]
         )

@@ -23,10 +23,16 @@ def random_features(
     return _pad_states(phi, n_states)
 
 
-def load_features(path: str | Path, n_states: int, n_actions: int, n_policy_states: int) -> torch.Tensor:
+def load_features(
+    path: str | Path, n_states: int, n_actions: int, n_policy_states: int
+) -> torch.Tensor:
     """[S, A, d] features from a ``.npy`` file holding [S', A, d] (or [S, A, d]) values."""
     phi = torch.from_numpy(np.load(path)).to(torch.float64)
-    if phi.ndim != 3 or phi.shape[1] != n_actions or phi.shape[0] not in (n_states, n_policy_states):
+    if (
+        phi.ndim != 3
+        or phi.shape[1] != n_actions
+        or phi.shape[0] not in (n_states, n_policy_states)
+    ):
         raise ValueError(
             f"features in {path} have shape {tuple(phi.shape)}; expected "
             f"[{n_policy_states}, {n_actions}, d]"

@@ -36,11 +36,13 @@ class TablePolicy(nn.Module):
     def sample(self, states: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """[N] int64 actions a ~ π(·|s) for states [N], by inverse CDF on one uniform each."""
         cdf = torch.cumsum(self.probs()[states], dim=-1)
-        u = torch.rand(states.shape + (1,), dtype=cdf.dtype, device=cdf.device, generator=generator)
+        u = torch.rand((*states.shape, 1), dtype=cdf.dtype, device=cdf.device, generator=generator)
         return (cdf[..., :-1] <= u).sum(-1)
 
 
-def _init(shape: tuple[int, ...], init: str, scale: float, generator: torch.Generator) -> nn.Parameter:
+def _init(
+    shape: tuple[int, ...], init: str, scale: float, generator: torch.Generator
+) -> nn.Parameter:
     if init == "zeros":
         return nn.Parameter(torch.zeros(shape, dtype=torch.float64))
     if init == "normal":

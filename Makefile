@@ -1,0 +1,42 @@
+# pgexp: `make help` lists the targets.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+
+.PHONY: help install run test test-fast lint format bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed  ## create .venv with torch 2.13.0 (CPU) and pgexp[dev], editable
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+run: install  ## a real experiment: exact vs mini-batch gradient ascent on FrozenLake 4x4
+	$(BIN)/pgexp -m env=frozenlake4x4 estimator=exact,minibatch train.lr=1.0 train.iters=100
+
+test: install  ## the whole test suite (what CI runs)
+	$(PY) -m pytest
+
+test-fast: install  ## the tests without the slow command-line multiruns
+	$(PY) -m pytest -m "not slow"
+
+lint: install  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check pgexp tests benchmarks
+	$(BIN)/ruff format --check pgexp tests benchmarks
+	$(BIN)/mypy
+
+format: install  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix pgexp tests benchmarks
+	$(BIN)/ruff format pgexp tests benchmarks
+
+bench: install  ## time exact and mini-batch gradients (writes benchmarks/results/)
+	$(PY) benchmarks/gradient_timing.py
+
+clean:  ## remove the virtual environment and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

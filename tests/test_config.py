@@ -1,0 +1,84 @@
+"""Every config composes; bad values fail with a message naming the key."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.errors import ConfigCompositionException, MissingConfigException
+
+from pgexp.app import CONF_DIR
+from pgexp.config import Config, ExactMethod, MinibatchEstimatorConfig
+from pgexp.errors import ConfigError
+from pgexp.validation import validate
+from tests.helpers import compose
+
+GROUPS = ("env", "policy", "estimator", "hardware", "logger")
+OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS)
+def test_every_option_composes_and_validates(group: str, option: str) -> None:
+    cfg = compose([f"{group}={option}"])
+    assert isinstance(cfg, Config)
+    validate(cfg)
+
+
+def test_defaults_are_the_seed_algorithms() -> None:
+    cfg = compose([])
+    assert cfg.estimator.method is ExactMethod.dp
+    assert (cfg.env.name, cfg.policy.name, cfg.policy.init) == (
+        "frozenlake4x4",
+        "tabular_softmax",
+        "zeros",
+    )
+    mb = compose(["estimator=minibatch"]).estimator
+    assert isinstance(mb, MinibatchEstimatorConfig)
+    assert (mb.returns.value, mb.baseline.value) == ("total", "none")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["estimator=minibatch", "estimator.N=0"], "estimator.N"),
+        (
+            ["estimator=minibatch", "estimator.N=1", "estimator.baseline=leave_one_out"],
+            "estimator.N",
+        ),
+        (["train.lr=0"], "train.lr"),
+        (["train.lr=-0.5"], "train.lr"),
+        (["train.iters=0"], "train.iters"),
+        (["env.horizon=0"], "env.horizon"),
+        (["env.discount=1.5"], "env.discount"),
+        (["env=bandit", "env.rewards=[]"], "env.rewards"),
+        (["env=garnet", "env.branching=50"], "env.branching"),
+        (["env=chain", "env.slip=2"], "env.slip"),
+        (["policy.init=ones"], "policy.init"),
+    ],
+)
+def test_bad_values_name_their_key(overrides: list[str], key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        validate(compose(overrides))
+    assert str(err.value).startswith(key) and "must be" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["estimator.method=foo"], "expected one of [dp, enumerate]"),
+        (["estimator=minibatch", "estimator.N=many"], "estimator.N"),
+        (["hardware.device=tpu"], "expected one of [cpu, cuda, auto]"),
+        (["env.nope=1"], "Key 'nope' not in 'ToyTextEnvConfig'"),
+    ],
+)
+def test_hydra_rejects_wrong_types_and_unknown_keys(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigCompositionException) as err:
+        compose(overrides)
+    assert message in f"{err.value} {err.value.__cause__}"
+
+
+def test_unknown_env_lists_the_available_ones() -> None:
+    with pytest.raises(MissingConfigException, match="Could not find 'env/atari'") as err:
+        compose(["env=atari"])
+    assert (
+        "frozenlake8x8" in str(err.value)
+        and "schema" not in str(err.value).split("Available")[1].split("Config search")[0]
+    )
