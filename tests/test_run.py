@@ -47,7 +47,7 @@ def test_minibatch_ascent_rises_and_logs_gradient_error(tmp_path: Path) -> None:
     assert all(r["grad_rel_err"] > 0 and -1 <= r["grad_cos"] <= 1 for r in records)
     assert [r["trajectories"] for r in records] == [100 * k for k in range(1, 101)]
     steps = [r["env_steps"] for r in records]
-    assert all(0 < b - a <= 100 * 100 for a, b in zip([0, *steps], steps, strict=True))
+    assert all(0 < b - a <= 100 * 100 for a, b in pairwise([0, *steps]))
     assert summary["env_steps"] == steps[-1] and summary["time_s"] == records[-1]["time_s"]
 
 
