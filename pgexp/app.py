@@ -26,14 +26,18 @@ class UserError(CompactHydraException):
 
 
 def register_configs() -> None:
-    """Store the root schema (``pgexp_schema``) and group schemas (``schema/<group>/<name>``)."""
+    """Store the root schema ``pgexp_schema`` and the group schemas.
+
+    Group schemas live under ``hydra/pgexp_schema/<group>/<name>`` so that ``pgexp --help`` lists
+    only the options a user picks.
+    """
     from hydra.core.config_store import ConfigStore
 
     cs = ConfigStore.instance()
     cs.store(name="pgexp_schema", node=Config)
     for group, schemas in SCHEMAS.items():
         for name, node in schemas.items():
-            cs.store(group=f"schema/{group}", name=name, node=node)
+            cs.store(group=f"hydra/pgexp_schema/{group}", name=name, node=node)
 
 
 def run_name(cfg: Config, override_dirname: str) -> str:

@@ -1,0 +1,113 @@
+"""Time per gradient: exact (dp) on the toy-text MDPs, mini-batch at several N, per device.
+
+Prints a Markdown table and writes it, with the raw numbers, to ``benchmarks/results/``.
+Usage: ``python benchmarks/gradient_timing.py [--repeats 5] [--device cpu|cuda|all]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from pgexp.envs import FiniteMDP, make_toy_text
+from pgexp.estimators import ExactGradient, MinibatchGradient
+from pgexp.hardware import device_description, synchronize
+from pgexp.policies import TabularSoftmax
+from pgexp.rollout import Sampler
+
+RESULTS = Path(__file__).parent / "results"
+ENVS = {
+    "FrozenLake 4x4 (T=100)": ("FrozenLake-v1", {"map_name": "4x4"}, 100),
+    "FrozenLake 8x8 (T=200)": ("FrozenLake-v1", {"map_name": "8x8"}, 200),
+    "CliffWalking (T=100)": ("CliffWalking-v1", {}, 100),
+    "Taxi (T=200)": ("Taxi-v4", {}, 200),
+}
+BATCH_SIZES = (10, 100, 1000, 10000)
+
+
+def median_seconds(step: Callable[[], object], device: torch.device, repeats: int) -> float:
+    """Median wall-clock seconds of ``step()`` after one warm-up call."""
+    step()
+    times = []
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        step()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def policy_on(mdp: FiniteMDP, device: torch.device, dtype: torch.dtype) -> TabularSoftmax:
+    policy = TabularSoftmax(mdp.n_states, mdp.n_actions, mdp.n_policy_states)
+    return policy.to(device=device, dtype=dtype)
+
+
+def measure(device: torch.device, dtype: torch.dtype, repeats: int) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for name, (env_id, kwargs, horizon) in ENVS.items():
+        mdp = make_toy_text(env_id, kwargs, horizon).to(device)
+        policy = policy_on(mdp, device, dtype)
+        exact = ExactGradient(mdp)
+        seconds = median_seconds(lambda: exact.estimate(policy), device, repeats)
+        rows.append({"env": name, "estimator": "exact dp", "N": None, "seconds": seconds})
+        if not name.startswith("FrozenLake 4x4"):
+            continue
+        sampler = Sampler(mdp)
+        for n in BATCH_SIZES:
+            gen = torch.Generator(device=device).manual_seed(0)
+            est = MinibatchGradient(sampler, n, gen)
+            seconds = median_seconds(lambda: est.estimate(policy), device, repeats)
+            rows.append({"env": name, "estimator": "minibatch", "N": n, "seconds": seconds})
+    for row in rows:
+        row.update(device=device_description(device), dtype=str(dtype).removeprefix("torch."))
+    return rows
+
+
+def markdown(rows: list[dict[str, object]]) -> str:
+    lines = [
+        "| device | dtype | env | estimator | N | ms per gradient |",
+        "|---|---|---|---|---:|---:|",
+    ]
+    for r in rows:
+        n = "" if r["N"] is None else r["N"]
+        ms = 1000 * float(r["seconds"])  # type: ignore[arg-type]
+        lines.append(
+            f"| {r['device']} | {r['dtype']} | {r['env']} | {r['estimator']} | {n} | {ms:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
+    args = parser.parse_args()
+    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
+    rows: list[dict[str, object]] = []
+    for dev in devices:
+        if dev == "cuda" and not torch.cuda.is_available():
+            continue
+        dtype = torch.float64 if dev == "cpu" else torch.float32
+        rows += measure(torch.device(dev), dtype, args.repeats)
+    table = markdown(rows)
+    print(table)
+    RESULTS.mkdir(exist_ok=True)
+    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    (RESULTS / "gradient_timing.json").write_text(
+        json.dumps({"machine": machine, "torch": torch.__version__, "rows": rows}, indent=2) + "\n"
+    )
+    (RESULTS / "gradient_timing.md").write_text(
+        f"Machine: {machine}, torch {torch.__version__}\n\n{table}\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
