@@ -11,13 +11,12 @@ import json
 import platform
 import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from pgexp.envs import FiniteMDP, make_toy_text
-from pgexp.estimators import ExactGradient, MinibatchGradient
+from pgexp.estimators import ExactGradient, GradientEstimator, MinibatchGradient
 from pgexp.hardware import device_description, synchronize
 from pgexp.policies import TabularSoftmax
 from pgexp.rollout import Sampler
@@ -32,14 +31,16 @@ ENVS = {
 BATCH_SIZES = (10, 100, 1000, 10000)
 
 
-def median_seconds(step: Callable[[], object], device: torch.device, repeats: int) -> float:
-    """Median wall-clock seconds of ``step()`` after one warm-up call."""
-    step()
+def median_seconds(
+    estimator: GradientEstimator, policy: TabularSoftmax, device: torch.device, repeats: int
+) -> float:
+    """Median wall-clock seconds of ``estimator.estimate(policy)`` after one warm-up call."""
+    estimator.estimate(policy)
     times = []
     for _ in range(repeats):
         synchronize(device)
         start = time.perf_counter()
-        step()
+        estimator.estimate(policy)
         synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
@@ -56,7 +57,7 @@ def measure(device: torch.device, dtype: torch.dtype, repeats: int) -> list[dict
         mdp = make_toy_text(env_id, kwargs, horizon).to(device)
         policy = policy_on(mdp, device, dtype)
         exact = ExactGradient(mdp)
-        seconds = median_seconds(lambda: exact.estimate(policy), device, repeats)
+        seconds = median_seconds(exact, policy, device, repeats)
         rows.append({"env": name, "estimator": "exact dp", "N": None, "seconds": seconds})
         if not name.startswith("FrozenLake 4x4"):
             continue
@@ -64,7 +65,7 @@ def measure(device: torch.device, dtype: torch.dtype, repeats: int) -> list[dict
         for n in BATCH_SIZES:
             gen = torch.Generator(device=device).manual_seed(0)
             est = MinibatchGradient(sampler, n, gen)
-            seconds = median_seconds(lambda: est.estimate(policy), device, repeats)
+            seconds = median_seconds(est, policy, device, repeats)
             rows.append({"env": name, "estimator": "minibatch", "N": n, "seconds": seconds})
     for row in rows:
         row.update(device=device_description(device), dtype=str(dtype).removeprefix("torch."))
