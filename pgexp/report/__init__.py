@@ -1,0 +1,1 @@
+"""``pgexp-report``: tables and plots from one or more multirun directories."""

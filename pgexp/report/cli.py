@@ -1,0 +1,131 @@
+"""``pgexp-report PATH [PATH ...]``: table, plots and provenance of one or more multiruns."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pgexp.report import plots
+from pgexp.report.runs import Collection, Run, collect, group_runs, swept_keys
+from pgexp.report.table import markdown, summarize, write_csv
+
+
+def label(keys: list[str], values: tuple[str, ...]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True)) or "all runs"
+
+
+def runs_by_n(runs: list[Run]) -> dict[float, list[Run]]:
+    """Mini-batch runs with a gradient error, by their N."""
+    out: dict[float, list[Run]] = {}
+    for run in runs:
+        estimator = run.config.get("estimator", {})
+        if estimator.get("name") == "minibatch" and run.metrics[0].get("grad_rel_err") is not None:
+            out.setdefault(float(estimator["N"]), []).append(run)
+    return out
+
+
+def final_grid(runs: list[Run]) -> dict[tuple[float, float], float]:
+    """Mean J_final per (N, lr) over the mini-batch runs that have J."""
+    cells: dict[tuple[float, float], list[float]] = {}
+    for n, group in runs_by_n(runs).items():
+        for run in group:
+            if run.summary.get("J_final") is not None:
+                lr = float(run.config["train"]["lr"])
+                cells.setdefault((n, lr), []).append(run.summary["J_final"])
+    return {key: sum(v) / len(v) for key, v in cells.items()}
+
+
+def exact_bandit_runs(runs: list[Run]) -> list[Run]:
+    return [
+        r
+        for r in runs
+        if r.config.get("estimator", {}).get("name") == "exact"
+        and "rewards" in r.config.get("env", {})
+    ]
+
+
+def provenance_lines(runs: list[Run]) -> list[str]:
+    lines = [
+        "| run | command | git commit (dirty) | torch | gymnasium | hydra | device |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        s, v = r.summary, r.summary.get("versions", {})
+        git = s.get("git") or {}
+        commit = f"{(git.get('commit') or '-')[:10]} ({git.get('dirty')})"
+        lines.append(
+            f"| {r.path} | `{s.get('command', '-')}` | {commit} | {v.get('torch')} | "
+            f"{v.get('gymnasium')} | {v.get('hydra-core')} | {s.get('device')} |"
+        )
+    return lines
+
+
+def report(roots: list[Path], out: Path) -> list[str]:
+    """Write the report into ``out``; return the lines of ``report.md`` (also printed)."""
+    coll: Collection = collect(roots)
+    if not coll.runs:
+        raise SystemExit(
+            f"pgexp-report: error: no finished runs under {', '.join(map(str, roots))}"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    keys = swept_keys(coll.runs)
+    groups = group_runs(coll.runs, keys)
+    rows = summarize(groups, keys)
+    write_csv(rows, out / "table.csv")
+    table = markdown(rows, keys)
+    (out / "table.md").write_text(table + "\n")
+    lines = [
+        f"# pgexp report: {', '.join(map(str, roots))}",
+        "",
+        "Mean [95% bootstrap CI] over seeds.",
+        "",
+        table,
+        "",
+    ]
+    labelled = {label(keys, values): runs for values, runs in groups.items()}
+    for x_key in plots.X_AXES:
+        lines.append(f"![{x_key}]({plots.curves(labelled, x_key, out).name})")
+    by_n = runs_by_n(coll.runs)
+    if len(by_n) > 1:
+        path, slope = plots.grad_error_vs_n(by_n, out)
+        lines += [
+            "",
+            f"Gradient error vs N: fitted slope {slope:.3f} (theory −1/2).",
+            f"![grad error]({path.name})",
+        ]
+    grid = final_grid(coll.runs)
+    if len({n for n, _ in grid}) > 1 and len({lr for _, lr in grid}) > 1:
+        lines += ["", f"![heatmap]({plots.heatmap(grid, out).name})"]
+    bandits = exact_bandit_runs(coll.runs)
+    if bandits:
+        best = max(max(r.config["env"]["rewards"]) for r in bandits)
+        path, slope = plots.suboptimality(bandits, best, out)
+        lines += [
+            "",
+            f"Sub-optimality of exact softmax PG: fitted slope {slope:.3f} (theory −1).",
+            f"![suboptimality]({path.name})",
+        ]
+    if coll.skipped:
+        lines += ["", "Skipped jobs:", *(f"- {p}: {why}" for p, why in coll.skipped)]
+    lines += ["", "## Provenance", "", *provenance_lines(coll.runs)]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="pgexp-report", description=__doc__)
+    parser.add_argument("paths", nargs="+", type=Path, help="multirun (or run) directories")
+    parser.add_argument("--out", type=Path, help="output folder (default: FIRST_PATH/report)")
+    args = parser.parse_args(argv)
+    missing = [p for p in args.paths if not p.is_dir()]
+    if missing:
+        parser.error(f"not a directory: {', '.join(map(str, missing))}")
+    out = args.out or args.paths[0] / "report"
+    lines = report(args.paths, out)
+    print("\n".join(line for line in lines if not line.startswith("![")))
+    print(f"\nwrote {out}/report.md, table.csv, table.md and the plots", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

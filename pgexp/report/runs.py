@@ -1,0 +1,96 @@
+"""Finding and reading the job directories of multiruns, skipping the ones that did not finish."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pgexp.metrics import read_metrics
+
+
+@dataclass
+class Run:
+    """One finished job: its directory, overrides, composed config, summary and metrics."""
+
+    path: Path
+    overrides: dict[str, str]
+    config: dict[str, Any]
+    summary: dict[str, Any]
+    metrics: list[dict[str, Any]]
+
+
+@dataclass
+class Collection:
+    """The runs that can be reported and the job directories skipped, with the reason."""
+
+    runs: list[Run] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def job_dirs(roots: Iterable[Path]) -> list[Path]:
+    """Every directory under ``roots`` that Hydra wrote a job into (it has ``.hydra/``)."""
+    found = {p.parent.parent for root in roots for p in root.rglob(".hydra/overrides.yaml")}
+    return sorted(found, key=lambda p: [_sort_key(x) for x in p.parts])
+
+
+def parse_overrides(lines: list[str]) -> dict[str, str]:
+    """``["estimator.N=10", "seed=1"]`` → ``{"estimator.N": "10", "seed": "1"}`` (``+`` dropped)."""
+    pairs = (line.lstrip("+~").split("=", 1) for line in lines if "=" in line)
+    return {key: value for key, value in pairs}
+
+
+def read_run(path: Path) -> Run | str:
+    """The run in ``path``, or why it cannot be reported."""
+    summary_file = path / "summary.json"
+    if not summary_file.is_file():
+        return "no summary.json: still running, or killed"
+    try:
+        summary = json.loads(summary_file.read_text())
+        metrics = read_metrics(path / "metrics.jsonl")
+        overrides = yaml.safe_load((path / ".hydra" / "overrides.yaml").read_text()) or []
+        config = yaml.safe_load((path / ".hydra" / "config.yaml").read_text()) or {}
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        return f"unreadable: {err}"
+    if summary.get("status") != "ok":
+        return f"status {summary.get('status')!r}"
+    if not metrics:
+        return "empty metrics.jsonl"
+    return Run(path, parse_overrides(overrides), config, summary, metrics)
+
+
+def collect(roots: Iterable[Path]) -> Collection:
+    """Read every job under ``roots``; unfinished or broken jobs are listed, not fatal."""
+    out = Collection()
+    for path in job_dirs(roots):
+        run = read_run(path)
+        if isinstance(run, Run):
+            out.runs.append(run)
+        else:
+            out.skipped.append((path, run))
+    return out
+
+
+def swept_keys(runs: list[Run]) -> list[str]:
+    """Override keys whose value differs between runs, except ``seed`` (seeds are replicates)."""
+    keys = sorted({k for r in runs for k in r.overrides} - {"seed"})
+    return [k for k in keys if len({r.overrides.get(k) for r in runs}) > 1]
+
+
+def group_runs(runs: list[Run], keys: list[str]) -> dict[tuple[str, ...], list[Run]]:
+    """Runs grouped by their values of ``keys`` (missing → ``"-"``), groups in sorted order."""
+    groups: dict[tuple[str, ...], list[Run]] = {}
+    for run in runs:
+        groups.setdefault(tuple(run.overrides.get(k, "-") for k in keys), []).append(run)
+    return dict(sorted(groups.items(), key=lambda kv: [_sort_key(v) for v in kv[0]]))
+
+
+def _sort_key(value: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
