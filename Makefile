@@ -35,8 +35,9 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix pgexp tests benchmarks
 	$(BIN)/ruff format pgexp tests benchmarks
 
-bench: install  ## time exact and mini-batch gradients (writes benchmarks/results/)
+bench: install  ## gradient timings and CartPole env throughput (writes benchmarks/results/)
 	$(PY) benchmarks/gradient_timing.py
+	$(PY) benchmarks/env_throughput.py
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

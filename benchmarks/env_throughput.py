@@ -1,0 +1,117 @@
+"""CartPole env-steps per second: pgexp's torch CartPole vs gymnasium's vector envs, side by side.
+
+For each batch size N, every implementation steps N carts with uniformly random actions and
+resets the terminated ones (gymnasium: its autoreset; torch: a masked reset), for at least
+``--seconds`` of wall-clock time. Prints a Markdown table and writes it to ``benchmarks/results/``.
+Usage: ``python benchmarks/env_throughput.py [--seconds 1.0] [--sizes 1 64 1024 16384 262144]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from pgexp.envs.cartpole import TorchCartPole
+from pgexp.hardware import synchronize
+
+RESULTS = Path(__file__).parent / "results"
+SYNC_MAX_N = 16_384  # one python object per env: larger N takes minutes and GBs to build
+
+
+def steps_per_second(
+    step: Callable[[], None], n: int, seconds: float, sync: Callable[[], None]
+) -> float:
+    """Env steps (N per call) per second of ``step``, after two warm-up calls.
+
+    The clock is read (after ``sync``, which waits for a GPU) every 8 calls.
+    """
+    step()
+    step()
+    sync()
+    calls, start = 0, time.perf_counter()
+    while True:
+        step()
+        calls += 1
+        if calls % 8 == 0:
+            sync()
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds:
+                return n * calls / elapsed
+
+
+def torch_cartpole(n: int, device: torch.device, seconds: float) -> float:
+    gen = torch.Generator(device=device).manual_seed(0)
+    state = TorchCartPole.reset(n, gen, device)
+
+    def step() -> None:
+        nonlocal state
+        action = torch.randint(2, (n,), generator=gen, device=device)
+        state, _, done = TorchCartPole.step(state, action)
+        state = torch.where(done[:, None], TorchCartPole.reset(n, gen, device), state)
+
+    return steps_per_second(step, n, seconds, lambda: synchronize(device))
+
+
+def gymnasium_vector(n: int, mode: str, seconds: float) -> float:
+    envs = gym.make_vec("CartPole-v1", num_envs=n, vectorization_mode=mode)
+    envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    try:
+        return steps_per_second(
+            lambda: envs.step(rng.integers(0, 2, size=n)), n, seconds, lambda: None
+        )
+    finally:
+        envs.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 64, 1024, 16384, 262144])
+    args = parser.parse_args()
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    rows = []
+    for n in args.sizes:
+        row: dict[str, float | int | None] = {"N": n}
+        for device in devices:
+            row[f"torch_{device.type}"] = torch_cartpole(n, device, args.seconds)
+        row["gym_numpy_vector"] = gymnasium_vector(n, "vector_entry_point", args.seconds)
+        row["gym_sync"] = gymnasium_vector(n, "sync", args.seconds) if n <= SYNC_MAX_N else None
+        rows.append(row)
+        print(row, flush=True)
+    cols = [c for c in rows[0] if c != "N"]
+    lines = [
+        "| N | "
+        + " | ".join(f"{c} (steps/s)" for c in cols)
+        + " | torch_cpu / numpy | torch_cpu / sync |"
+    ]
+    lines.append("|---:|" + "---:|" * (len(cols) + 2))
+    for r in rows:
+        ratio_np = r["torch_cpu"] / r["gym_numpy_vector"]  # type: ignore[operator]
+        ratio_sync = f"{r['torch_cpu'] / r['gym_sync']:.1f}×" if r["gym_sync"] else "—"  # type: ignore[operator]
+        cells = [f"{r[c]:.3g}" if r[c] else "—" for c in cols]
+        lines.append(f"| {r['N']} | " + " | ".join(cells) + f" | {ratio_np:.2f}× | {ratio_sync} |")
+    table = "\n".join(lines)
+    print(table)
+    machine = (
+        f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    )
+    if torch.cuda.is_available():
+        machine += f", GPU {torch.cuda.get_device_name()}"
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "env_throughput.json").write_text(
+        json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n"
+    )
+    (RESULTS / "env_throughput.md").write_text(f"Machine: {machine}\n\n{table}\n")
+
+
+if __name__ == "__main__":
+    main()
