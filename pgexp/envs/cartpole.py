@@ -41,6 +41,11 @@ class TorchCartPole:
         return 0.1 * u - 0.05
 
     @staticmethod
+    def observe(state: torch.Tensor) -> torch.Tensor:
+        """[N, 4] the observation is the state itself."""
+        return state
+
+    @staticmethod
     def step(
         state: torch.Tensor, action: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

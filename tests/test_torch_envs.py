@@ -1,0 +1,102 @@
+"""Torch-native batched envs against gymnasium, step by step on identical float64 states."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from pgexp.envs.acrobot import TorchAcrobot
+from pgexp.envs.cartpole import TorchCartPole
+from pgexp.envs.pendulum import TorchPendulum
+
+Policy = Callable[[np.ndarray, np.random.Generator], Any]
+
+
+def random_discrete(n: int) -> Policy:
+    return lambda state, rng: int(rng.integers(n))
+
+
+def acrobot_pump(state: np.ndarray, rng: np.random.Generator) -> int:
+    """Torque along the second joint's velocity (mostly): pumps energy, so episodes terminate."""
+    return 2 if state[3] > 0 else (0 if rng.uniform() < 0.9 else 1)
+
+
+def pendulum_torque(state: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return rng.uniform(-3.0, 3.0, size=(1,))  # beyond ±2: exercises the clipping
+
+
+def as_tensor(action: Any) -> torch.Tensor:
+    a = torch.as_tensor(action)
+    return a[None] if a.ndim == 0 else a[None, :]
+
+
+CASES = [
+    ("CartPole-v1", TorchCartPole, random_discrete(2), 500),
+    ("Acrobot-v1", TorchAcrobot, acrobot_pump, 500),
+    ("Pendulum-v1", TorchPendulum, pendulum_torque, 200),
+]
+
+
+@pytest.mark.parametrize(
+    ("env_id", "torch_env", "policy", "steps"), CASES, ids=[c[0] for c in CASES]
+)
+def test_steps_match_gymnasium(env_id: str, torch_env: Any, policy: Policy, steps: int) -> None:
+    env = gym.make(env_id).unwrapped
+    rng = np.random.default_rng(0)
+    terminations = 0
+    for seed in range(8):
+        env.reset(seed=seed)
+        for _ in range(steps):
+            # identical state and action on both sides, so rounding never accumulates
+            state = torch.tensor(np.asarray(env.state), dtype=torch.float64)[None]
+            action = policy(np.asarray(env.state), rng)
+            obs, reward, terminated, _, _ = env.step(action)
+            state, r, done = torch_env.step(state, as_tensor(action))
+            np.testing.assert_allclose(state[0].numpy(), env.state, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(
+                torch_env.observe(state)[0].numpy(), obs, rtol=1e-6, atol=1e-6
+            )
+            assert r.item() == pytest.approx(reward, rel=1e-12, abs=1e-12)
+            assert bool(done) == terminated
+            if terminated:
+                terminations += 1
+                break
+    if env_id != "Pendulum-v1":
+        assert terminations >= 4  # termination itself is compared, not only the dynamics
+
+
+@pytest.mark.parametrize(
+    ("torch_env", "low", "high"),
+    [
+        (TorchCartPole, [-0.05] * 4, [0.05] * 4),
+        (TorchAcrobot, [-0.1] * 4, [0.1] * 4),
+        (TorchPendulum, [-np.pi, -1.0], [np.pi, 1.0]),
+    ],
+)
+def test_reset_is_uniform_in_gymnasiums_box(
+    torch_env: Any, low: list[float], high: list[float]
+) -> None:
+    state = torch_env.reset(100_000, torch.Generator().manual_seed(0), dtype=torch.float64)
+    lo, hi = torch.tensor(low, dtype=torch.float64), torch.tensor(high, dtype=torch.float64)
+    assert state.shape == (100_000, len(low))
+    assert (state >= lo).all() and (state < hi).all()
+    torch.testing.assert_close(
+        state.mean(0), (lo + hi) / 2, atol=0.01 * float((hi - lo).max()), rtol=0
+    )
+
+
+def test_a_batch_steps_like_its_rows() -> None:
+    gen = torch.Generator().manual_seed(1)
+    state = TorchCartPole.reset(64, gen, dtype=torch.float64) * 40  # some start terminated
+    action = torch.randint(2, (64,), generator=gen)
+    batch = TorchCartPole.step(state, action)
+    for i in range(64):
+        row = TorchCartPole.step(state[i : i + 1], action[i : i + 1])
+        for b, r in zip(batch, row, strict=True):
+            assert torch.equal(b[i : i + 1], r)
+    assert batch[2].any() and not batch[2].all()
