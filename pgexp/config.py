@@ -54,6 +54,13 @@ class DType(str, Enum):
     float64 = "float64"
 
 
+class Optimizer(str, Enum):
+    """The update rule: plain gradient ascent (the seed's) or Adam."""
+
+    sgd = "sgd"
+    adam = "adam"
+
+
 class WandbMode(str, Enum):
     offline = "offline"
     online = "online"
@@ -115,6 +122,12 @@ class GarnetEnvConfig(EnvConfig):
     """Seed of the MDP itself (independent of the run's ``seed``)."""
 
 
+@dataclass
+class TorchEnvConfig(EnvConfig):
+    """A torch-native batched env (``cartpole``, ``acrobot``, ``pendulum``): no transition table,
+    so only ``estimator=minibatch`` applies."""
+
+
 # ----------------------------------------------------------------------------- policy
 @dataclass
 class PolicyConfig:
@@ -142,6 +155,28 @@ class LinearSoftmaxConfig(PolicyConfig):
     dim: int = 8
     """d for ``features=random``."""
     feature_seed: int = 0
+
+
+@dataclass
+class MLPPolicyConfig(PolicyConfig):
+    """Categorical policy with logits MLP(obs), for envs with discrete actions."""
+
+    name: str = "mlp"
+    init: str = "orthogonal"
+    """``orthogonal`` (gain √2, last layer 0.01) or ``default`` (torch's)."""
+    hidden: list[int] = field(default_factory=lambda: [64, 64])
+    activation: str = "tanh"
+    """``tanh`` or ``relu``."""
+
+
+@dataclass
+class GaussianPolicyConfig(MLPPolicyConfig):
+    """Gaussian policy N(MLP(obs), σ²), for envs with continuous actions."""
+
+    name: str = "gaussian"
+    state_dependent_std: bool = False
+    """False: log σ is a parameter; True: a second output head of the MLP."""
+    log_std_init: float = 0.0
 
 
 # ----------------------------------------------------------------------------- estimator
@@ -205,6 +240,8 @@ class TrainConfig:
     """K: number of gradient steps."""
     lr: float = 1.0
     """γ, the learning rate: θ ← θ + lr · g."""
+    optimizer: Optimizer = Optimizer.sgd
+    """``sgd``: θ ← θ + lr·g exactly (the seed); ``adam``: Adam ascent with step size lr."""
     exact_metrics: bool = True
     """Compute J and the exact gradient at every iterate (finite MDPs only) for the metrics."""
     eval_episodes: int = 1000
@@ -230,8 +267,14 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "bandit": BanditEnvConfig,
         "chain": ChainEnvConfig,
         "garnet": GarnetEnvConfig,
+        "torch": TorchEnvConfig,
     },
-    "policy": {"tabular_softmax": TabularSoftmaxConfig, "linear_softmax": LinearSoftmaxConfig},
+    "policy": {
+        "tabular_softmax": TabularSoftmaxConfig,
+        "linear_softmax": LinearSoftmaxConfig,
+        "mlp": MLPPolicyConfig,
+        "gaussian": GaussianPolicyConfig,
+    },
     "estimator": {"exact": ExactEstimatorConfig, "minibatch": MinibatchEstimatorConfig},
     "hardware": {"hardware": HardwareConfig},
     "logger": {"none": NoLoggerConfig, "wandb": WandbLoggerConfig},

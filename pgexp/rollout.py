@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
+from pgexp.envs.batched import BatchedEnv
 from pgexp.envs.finite_mdp import FiniteMDP
-from pgexp.policies import TablePolicy
+from pgexp.policies import Policy
 
 
 @dataclass
@@ -15,10 +16,11 @@ class Trajectories:
     """N sampled trajectories of T steps.
 
     Attributes:
-        states: [N, T] int64, s_t.
-        actions: [N, T] int64, a_t.
+        states: [N, T] int64 states s_t of a finite MDP, or [N, T, obs_dim] observations.
+        actions: [N, T] int64 discrete actions, or [N, T, action_dim] continuous ones.
         rewards: [N, T] reward r_t (policy dtype), zero after termination.
-        alive: [N, T] bool, True while s_t is not the absorbing state (a real env step).
+        alive: [N, T] bool, True while the episode has not terminated before step t (a real
+            env step; for finite MDPs: s_t is not the absorbing state).
     """
 
     states: torch.Tensor
@@ -55,10 +57,11 @@ class Sampler:
 
     def __init__(self, mdp: FiniteMDP) -> None:
         self.mdp = mdp
+        self.discount = mdp.discount
         self.table = mdp.sampling_table()
 
     @torch.no_grad()
-    def sample(self, policy: TablePolicy, n: int, generator: torch.Generator) -> Trajectories:
+    def sample(self, policy: Policy, n: int, generator: torch.Generator) -> Trajectories:
         """N trajectories of T = mdp.horizon steps from π (no autograd graph)."""
         mdp, T = self.mdp, self.mdp.horizon
         dev = mdp.device
@@ -74,3 +77,41 @@ class Sampler:
             rewards[:, t] = r
         absorbing = -1 if mdp.absorbing is None else mdp.absorbing
         return Trajectories(states, actions, rewards, states != absorbing)
+
+
+class BatchedEnvSampler:
+    """Samples N trajectories of a torch-native env; terminated copies freeze and earn nothing."""
+
+    def __init__(self, env: BatchedEnv) -> None:
+        self.env = env
+        self.discount = env.discount
+
+    @torch.no_grad()
+    def sample(self, policy: Policy, n: int, generator: torch.Generator) -> Trajectories:
+        """N trajectories of T = env.horizon steps on the policy's device and dtype."""
+        dyn, T = self.env.dynamics, self.env.horizon
+        param = next(policy.parameters())
+        state = dyn.reset(n, generator, param.device, param.dtype)
+        done = torch.zeros(n, dtype=torch.bool, device=param.device)
+        obs, actions, rewards, alive = [], [], [], []
+        for _ in range(T):
+            o = dyn.observe(state)
+            a = policy.sample(o, generator)
+            nxt, r, terminated = dyn.step(state, a)
+            obs.append(o)
+            actions.append(a)
+            rewards.append(torch.where(done, 0.0, r))
+            alive.append(~done)
+            state = torch.where(done[:, None], state, nxt)
+            done = done | terminated
+        return Trajectories(
+            torch.stack(obs, 1),
+            torch.stack(actions, 1),
+            torch.stack(rewards, 1),
+            torch.stack(alive, 1),
+        )
+
+
+def make_sampler(env: FiniteMDP | BatchedEnv) -> Sampler | BatchedEnvSampler:
+    """The sampler for an env of either kind."""
+    return Sampler(env) if isinstance(env, FiniteMDP) else BatchedEnvSampler(env)

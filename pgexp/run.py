@@ -7,15 +7,14 @@ from typing import Any
 
 import torch
 
-from pgexp.config import Config
-from pgexp.envs import make_env
-from pgexp.envs.finite_mdp import FiniteMDP
+from pgexp.config import Config, TrainConfig, choice
+from pgexp.envs import BatchedEnv, FiniteMDP, make_env
 from pgexp.estimators import ExactGradient, dp_objective, make_estimator
 from pgexp.hardware import apply_hardware, device_description
 from pgexp.metrics import MetricsWriter, write_json_atomic
-from pgexp.policies import TablePolicy, make_policy
+from pgexp.policies import Policy, TablePolicy, make_policy
 from pgexp.provenance import provenance
-from pgexp.rollout import Sampler
+from pgexp.rollout import make_sampler
 from pgexp.seeding import RngStreams
 from pgexp.tracking import make_tracker
 from pgexp.training import TrainState, train
@@ -23,16 +22,25 @@ from pgexp.validation import validate
 
 
 def final_values(
-    mdp: FiniteMDP, policy: TablePolicy, episodes: int, generator: torch.Generator
+    env: FiniteMDP | BatchedEnv, policy: Policy, episodes: int, generator: torch.Generator
 ) -> dict[str, float | None]:
-    """J(θ^K) and the mean return of ``episodes`` fresh trajectories at θ^K."""
-    with torch.no_grad():
-        J = float(dp_objective(mdp, policy))
+    """J(θ^K) (finite MDPs only) and the mean return of ``episodes`` fresh trajectories at θ^K."""
+    J = None
+    if isinstance(env, FiniteMDP) and isinstance(policy, TablePolicy):
+        with torch.no_grad():
+            J = float(dp_objective(env, policy))
     ret = None
     if episodes > 0:
-        batch = Sampler(mdp).sample(policy, episodes, generator)
-        ret = float(batch.returns(mdp.discount).mean())
+        batch = make_sampler(env).sample(policy, episodes, generator)
+        ret = float(batch.returns(env.discount).mean())
     return {"J_final": J, "return_final": ret}
+
+
+def make_optimizer(cfg: TrainConfig, policy: Policy) -> torch.optim.Optimizer:
+    """Gradient *ascent*: SGD gives θ + lr·g exactly; Adam is the option for neural policies."""
+    if choice(cfg.optimizer) == "adam":
+        return torch.optim.Adam(policy.parameters(), lr=cfg.lr, maximize=True)
+    return torch.optim.SGD(policy.parameters(), lr=cfg.lr, maximize=True)
 
 
 def run(
@@ -52,14 +60,16 @@ def run(
     validate(cfg)
     device, dtype = apply_hardware(cfg.hardware)
     rng = RngStreams.from_seed(cfg.seed, device)
-    mdp = make_env(cfg.env).to(device)
-    policy = make_policy(cfg.policy, mdp, rng.init).to(device=device, dtype=dtype)
-    estimator = make_estimator(cfg.estimator, mdp, rng.sample)
+    env = make_env(cfg.env)
+    if isinstance(env, FiniteMDP):
+        env = env.to(device)
+    estimator = make_estimator(cfg.estimator, env, rng.sample)
+    policy = make_policy(cfg.policy, env, rng.init).to(device=device, dtype=dtype)
     reference = None
-    if cfg.train.exact_metrics:
+    if cfg.train.exact_metrics and isinstance(env, FiniteMDP):
         is_dp = isinstance(estimator, ExactGradient) and estimator.method == "dp"
-        reference = estimator if is_dp else ExactGradient(mdp, "dp")
-    optimizer = torch.optim.SGD(policy.parameters(), lr=cfg.train.lr, maximize=True)
+        reference = estimator if is_dp else ExactGradient(env, "dp")
+    optimizer = make_optimizer(cfg.train, policy)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     tracker = make_tracker(cfg.logger, run_dir, name, group, resolved or {})
@@ -78,7 +88,7 @@ def run(
             state.status = "failed"
         episodes = cfg.train.eval_episodes if state.status in ("ok", "interrupted") else 0
         summary = {
-            **final_values(mdp, policy, episodes, rng.eval),
+            **final_values(env, policy, episodes, rng.eval),
             "iters": state.iters,
             "env_steps": state.env_steps,
             "trajectories": state.trajectories,

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from pgexp.estimators import GradientEstimate, GradientEstimator
 from pgexp.hardware import synchronize
 from pgexp.metrics import MetricsWriter
-from pgexp.policies import TablePolicy
+from pgexp.policies import Policy
 from pgexp.tracking import Tracker
 
 
@@ -52,7 +52,7 @@ def compare(est: GradientEstimate, ref: GradientEstimate | None) -> dict[str, fl
 
 
 def train(
-    policy: TablePolicy,
+    policy: Policy,
     estimator: GradientEstimator,
     optimizer: torch.optim.Optimizer,
     iters: int,

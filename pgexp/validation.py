@@ -16,6 +16,7 @@ from pgexp.config import (
     GarnetEnvConfig,
     LinearSoftmaxConfig,
     MinibatchEstimatorConfig,
+    MLPPolicyConfig,
     choice,
 )
 from pgexp.errors import ConfigError
@@ -62,6 +63,16 @@ def validate_env(cfg: Config) -> None:
 
 def validate_policy(cfg: Config) -> None:
     policy = cfg.policy
+    if isinstance(policy, MLPPolicyConfig):
+        inits, acts = ("orthogonal", "default"), ("tanh", "relu")
+        _require(policy.init in inits, "policy.init", policy.init, " or ".join(inits))
+        _require(
+            policy.activation in acts, "policy.activation", policy.activation, " or ".join(acts)
+        )
+        _require(
+            all(h >= 1 for h in policy.hidden), "policy.hidden", list(policy.hidden), "sizes >= 1"
+        )
+        return
     _require(policy.init in ("zeros", "normal"), "policy.init", policy.init, "zeros or normal")
     _require(policy.init_scale >= 0, "policy.init_scale", policy.init_scale, ">= 0")
     if isinstance(policy, LinearSoftmaxConfig):

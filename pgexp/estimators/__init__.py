@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from pgexp.config import EstimatorConfig, ExactEstimatorConfig, MinibatchEstimatorConfig, choice
+from pgexp.envs.batched import BatchedEnv
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.errors import ConfigError
 from pgexp.estimators.base import GradientEstimate, GradientEstimator, flat_grad
@@ -16,7 +17,7 @@ from pgexp.estimators.exact import (
     enumerate_objective,
 )
 from pgexp.estimators.minibatch import MinibatchGradient, weights
-from pgexp.rollout import Sampler
+from pgexp.rollout import make_sampler
 
 __all__ = [
     "ExactGradient",
@@ -34,10 +35,17 @@ __all__ = [
 
 
 def make_estimator(
-    cfg: EstimatorConfig, mdp: FiniteMDP, generator: torch.Generator
+    cfg: EstimatorConfig, env: FiniteMDP | BatchedEnv, generator: torch.Generator
 ) -> ExactGradient | MinibatchGradient:
     """The estimator an ``estimator`` config asks for; ``generator`` drives the sampling."""
     if isinstance(cfg, ExactEstimatorConfig):
+        if not isinstance(env, FiniteMDP):
+            raise ConfigError(
+                "estimator=exact",
+                f"needs a finite MDP with a transition table; env={env.name} has none: "
+                "use estimator=minibatch",
+            )
+        mdp = env
         method = choice(cfg.method)
         if method == "enumerate":
             n = count_trajectories(mdp)
@@ -52,5 +60,5 @@ def make_estimator(
     if isinstance(cfg, MinibatchEstimatorConfig):
         returns = choice(cfg.returns)
         baseline = choice(cfg.baseline)
-        return MinibatchGradient(Sampler(mdp), cfg.N, generator, returns, baseline)
+        return MinibatchGradient(make_sampler(env), cfg.N, generator, returns, baseline)
     raise ConfigError("estimator", f"has an unknown schema {type(cfg).__name__}")

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import torch
 
-from pgexp.policies import TablePolicy
+from pgexp.policies import Policy
 
 
 @dataclass
@@ -33,7 +33,7 @@ class GradientEstimate:
 class GradientEstimator(Protocol):
     """Estimates ∇J(θ) for the policy's current θ."""
 
-    def estimate(self, policy: TablePolicy) -> GradientEstimate: ...
+    def estimate(self, policy: Policy) -> GradientEstimate: ...
 
 
 def flat_grad(scalar: torch.Tensor, params: Iterable[torch.Tensor]) -> torch.Tensor:

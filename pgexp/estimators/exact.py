@@ -16,7 +16,7 @@ import torch
 
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.estimators.base import GradientEstimate, flat_grad
-from pgexp.policies import TablePolicy
+from pgexp.policies import Policy, TablePolicy
 
 
 class TrajectoryLimitError(ValueError):
@@ -116,7 +116,9 @@ class ExactGradient:
     def __init__(self, mdp: FiniteMDP, method: str = "dp", max_trajectories: int = 1_000_000):
         self.mdp, self.method, self.max_trajectories = mdp, method, max_trajectories
 
-    def estimate(self, policy: TablePolicy) -> GradientEstimate:
+    def estimate(self, policy: Policy) -> GradientEstimate:
+        if not isinstance(policy, TablePolicy):
+            raise TypeError(f"exact gradients need a table policy, got {type(policy).__name__}")
         params = list(policy.parameters())
         if self.method == "dp":
             J = dp_objective(self.mdp, policy)

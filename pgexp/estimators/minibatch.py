@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from pgexp.estimators.base import GradientEstimate, flat_grad
-from pgexp.policies import TablePolicy
-from pgexp.rollout import Sampler, Trajectories
+from pgexp.policies import Policy
+from pgexp.rollout import BatchedEnvSampler, Sampler, Trajectories
 
 
 def weights(batch: Trajectories, discount: float, returns: str, baseline: str) -> torch.Tensor:
@@ -33,7 +33,7 @@ class MinibatchGradient:
 
     def __init__(
         self,
-        sampler: Sampler,
+        sampler: Sampler | BatchedEnvSampler,
         n: int,
         generator: torch.Generator,
         returns: str = "total",
@@ -42,9 +42,9 @@ class MinibatchGradient:
         self.sampler, self.n, self.generator = sampler, n, generator
         self.returns, self.baseline = returns, baseline
 
-    def estimate(self, policy: TablePolicy) -> GradientEstimate:
+    def estimate(self, policy: Policy) -> GradientEstimate:
         batch = self.sampler.sample(policy, self.n, self.generator)
-        discount = self.sampler.mdp.discount
+        discount = self.sampler.discount
         w = weights(batch, discount, self.returns, self.baseline)
         surrogate = (w * policy.log_prob(batch.states, batch.actions)).sum() / batch.n
         grad = flat_grad(surrogate, policy.parameters())

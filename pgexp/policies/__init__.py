@@ -4,20 +4,48 @@ from __future__ import annotations
 
 import torch
 
-from pgexp.config import LinearSoftmaxConfig, PolicyConfig, TabularSoftmaxConfig
+from pgexp.config import (
+    GaussianPolicyConfig,
+    LinearSoftmaxConfig,
+    MLPPolicyConfig,
+    PolicyConfig,
+    TabularSoftmaxConfig,
+)
+from pgexp.envs.batched import BatchedEnv
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.errors import ConfigError
+from pgexp.policies.base import Policy
 from pgexp.policies.features import load_features, one_hot_features, random_features
+from pgexp.policies.neural import CategoricalMLP, GaussianMLP
 from pgexp.policies.softmax import LinearSoftmax, TablePolicy, TabularSoftmax
 
-__all__ = ["LinearSoftmax", "TablePolicy", "TabularSoftmax", "make_policy"]
+__all__ = [
+    "CategoricalMLP",
+    "GaussianMLP",
+    "LinearSoftmax",
+    "Policy",
+    "TablePolicy",
+    "TabularSoftmax",
+    "make_policy",
+]
 
 
-def make_policy(cfg: PolicyConfig, mdp: FiniteMDP, generator: torch.Generator) -> TablePolicy:
+def make_policy(
+    cfg: PolicyConfig, env: FiniteMDP | BatchedEnv, generator: torch.Generator
+) -> Policy:
     """The policy a config describes, in float64 on the CPU (move it with ``.to``).
 
-    ``generator`` draws the initial parameters (``init=normal``) and random features.
+    ``generator`` draws the initial parameters and random features.
     """
+    if isinstance(env, BatchedEnv):
+        return make_neural_policy(cfg, env, generator)
+    if isinstance(cfg, MLPPolicyConfig):
+        raise ConfigError(
+            f"policy={cfg.name}",
+            "needs an env with observation vectors "
+            "(cartpole, acrobot, pendulum): use tabular_softmax or linear_softmax",
+        )
+    mdp = env
     S, A, S_pol = mdp.n_states, mdp.n_actions, mdp.n_policy_states
     if isinstance(cfg, TabularSoftmaxConfig):
         return TabularSoftmax(S, A, S_pol, cfg.init, cfg.init_scale, generator)
@@ -36,3 +64,31 @@ def make_policy(cfg: PolicyConfig, mdp: FiniteMDP, generator: torch.Generator) -
                 ) from None
         return LinearSoftmax(phi, cfg.init, cfg.init_scale, generator)
     raise ConfigError("policy", f"has an unknown schema {type(cfg).__name__}")
+
+
+def make_neural_policy(cfg: PolicyConfig, env: BatchedEnv, generator: torch.Generator) -> Policy:
+    """``mlp`` for discrete actions, ``gaussian`` for continuous ones."""
+    obs_dim = env.dynamics.obs_dim
+    if isinstance(cfg, GaussianPolicyConfig):
+        if env.n_actions is not None:
+            raise ConfigError(
+                "policy=gaussian",
+                f"needs continuous actions; env={env.name} has "
+                f"{env.n_actions} discrete actions: use policy=mlp",
+            )
+        return GaussianMLP(obs_dim, env.action_dim, list(cfg.hidden), cfg.activation, cfg.init,
+                           generator, cfg.state_dependent_std, cfg.log_std_init)  # fmt: skip
+    if isinstance(cfg, MLPPolicyConfig):
+        if env.n_actions is None:
+            raise ConfigError(
+                "policy=mlp",
+                f"needs discrete actions; env={env.name} has "
+                "continuous actions: use policy=gaussian",
+            )
+        return CategoricalMLP(obs_dim, env.n_actions, list(cfg.hidden), cfg.activation, cfg.init,
+                              generator)  # fmt: skip
+    raise ConfigError(
+        f"policy={cfg.name}",
+        f"needs a finite MDP; env={env.name} has observation "
+        "vectors: use policy=mlp or policy=gaussian",
+    )

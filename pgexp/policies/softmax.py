@@ -9,8 +9,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pgexp.policies.base import Policy, sample_categorical
 
-class TablePolicy(nn.Module):
+
+class TablePolicy(Policy):
     """A policy over finite states given by a logits table; subclasses define :meth:`logits`."""
 
     n_states: int
@@ -34,10 +36,8 @@ class TablePolicy(nn.Module):
 
     @torch.no_grad()
     def sample(self, states: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """[N] int64 actions a ~ π(·|s) for states [N], by inverse CDF on one uniform each."""
-        cdf = torch.cumsum(self.probs()[states], dim=-1)
-        u = torch.rand((*states.shape, 1), dtype=cdf.dtype, device=cdf.device, generator=generator)
-        return (cdf[..., :-1] <= u).sum(-1)
+        """[N] int64 actions a ~ π(·|s) for states [N]."""
+        return sample_categorical(self.probs()[states], generator)
 
 
 def _init(

@@ -1,0 +1,109 @@
+"""Neural policies on torch-native envs: masks, log-probabilities, errors and learning."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from pgexp.envs import make_env
+from pgexp.envs.batched import make_batched_env
+from pgexp.errors import ConfigError
+from pgexp.metrics import read_metrics
+from pgexp.policies import CategoricalMLP, GaussianMLP
+from pgexp.rollout import BatchedEnvSampler
+from pgexp.run import run
+from tests.helpers import compose, quiet
+
+
+def test_terminated_copies_earn_nothing_and_count_no_steps() -> None:
+    env = make_batched_env("cartpole", horizon=200)
+    policy = CategoricalMLP(4, 2, [16], "tanh", "orthogonal", torch.Generator().manual_seed(0))
+    batch = BatchedEnvSampler(env).sample(policy, 256, torch.Generator().manual_seed(1))
+    assert batch.states.shape == (256, 200, 4) and batch.actions.shape == (256, 200)
+    lengths = batch.alive.sum(1)
+    assert (lengths < 200).any()  # a near-uniform policy drops most poles early
+    # alive is a prefix, rewards are 1 exactly while alive, so the return is the episode length
+    assert torch.equal(batch.alive, torch.arange(200) < lengths[:, None])
+    assert torch.equal(batch.returns(1.0), lengths.to(batch.rewards.dtype))
+    assert batch.env_steps() == int(lengths.sum())
+
+
+def test_gaussian_log_prob_is_the_normal_density() -> None:
+    gen = torch.Generator().manual_seed(0)
+    for state_dependent in (False, True):
+        policy = GaussianMLP(3, 2, [8], "tanh", "orthogonal", gen, state_dependent, -0.5)
+        obs = torch.randn((5, 3), dtype=torch.float64, generator=gen)
+        actions = policy.sample(obs, gen)
+        mean, log_std = policy.mean_log_std(obs)
+        ref = torch.distributions.Normal(mean, log_std.exp()).log_prob(actions).sum(-1)
+        torch.testing.assert_close(policy.log_prob(obs, actions), ref)
+
+
+def test_categorical_samples_follow_the_softmax() -> None:
+    gen = torch.Generator().manual_seed(0)
+    policy = CategoricalMLP(4, 3, [8], "relu", "default", gen)
+    obs = torch.randn((1, 4), dtype=torch.float64, generator=gen).expand(60_000, 4)
+    freq = torch.bincount(policy.sample(obs, gen), minlength=3).double() / 60_000
+    probs = policy.log_prob(obs[:3], torch.arange(3)).exp().detach()
+    assert ((freq - probs).abs() < 5 * (probs * (1 - probs) / 60_000).sqrt()).all()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["env=cartpole", "estimator=exact"], "estimator=exact needs a finite MDP"),
+        (["env=cartpole", "estimator=minibatch"], "policy=tabular_softmax needs a finite MDP"),
+        (
+            ["env=pendulum", "policy=mlp", "estimator=minibatch"],
+            "policy=mlp needs discrete actions",
+        ),
+        (
+            ["env=cartpole", "policy=gaussian", "estimator=minibatch"],
+            "policy=gaussian needs continuous",
+        ),
+        (["env=frozenlake4x4", "policy=mlp"], "policy=mlp needs an env with observation vectors"),
+    ],
+)
+def test_mismatched_groups_are_config_errors(
+    overrides: list[str], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        run(compose(quiet(overrides)), tmp_path)
+
+
+def test_cartpole_return_rises_with_adam(tmp_path: Path) -> None:
+    overrides = [
+        "env=cartpole",
+        "env.horizon=200",
+        "policy=mlp",
+        "estimator=minibatch",
+        "estimator.N=32",
+        "train.optimizer=adam",
+        "train.lr=0.01",
+        "train.iters=12",
+    ]
+    summary = run(compose(quiet(overrides)), tmp_path)
+    records = read_metrics(tmp_path / "metrics.jsonl")
+    assert summary["status"] == "ok" and summary["J_final"] is None
+    assert all(r["J"] is None and r["grad_rel_err"] is None for r in records)
+    first, last = records[0]["return_mean"], records[-1]["return_mean"]
+    assert last > 1.5 * first  # about 20 steps at the start
+
+
+def test_pendulum_gaussian_runs_and_logs_finite_returns(tmp_path: Path) -> None:
+    overrides = [
+        "env=pendulum",
+        "env.horizon=50",
+        "policy=gaussian",
+        "estimator=minibatch",
+        "estimator.N=16",
+        "train.optimizer=adam",
+        "train.lr=0.01",
+        "train.iters=3",
+    ]
+    run(compose(quiet(overrides)), tmp_path)
+    assert all(math.isfinite(r["return_mean"]) for r in read_metrics(tmp_path / "metrics.jsonl"))
+    assert make_env(compose(["env=pendulum"]).env).horizon == 200  # type: ignore[union-attr]
