@@ -52,8 +52,8 @@ def job_context() -> tuple[Path, str | None, list[str], str]:
     run_dir = Path(hc.runtime.output_dir)
     group = None
     if hc.mode == RunMode.MULTIRUN:
-        group = Path(hc.sweep.dir).name
-        group = f"{Path(hc.sweep.dir).parent.name}_{group}"
+        sweep = Path(hc.sweep.dir)
+        group = f"{sweep.parent.name}_{sweep.name}"
     return run_dir, group, list(hc.overrides.task), hc.job.override_dirname
 
 

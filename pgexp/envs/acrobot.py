@@ -12,6 +12,8 @@ import math
 
 import torch
 
+from pgexp.envs.uniform_reset import UniformReset
+
 DT = 0.2
 MASS_1 = MASS_2 = 1.0
 LENGTH_1 = 1.0
@@ -54,21 +56,12 @@ def wrap_angle(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-class TorchAcrobot:
+class TorchAcrobot(UniformReset):
     """Batched Acrobot-v1: state [N, 4], actions {0, 1, 2} → torque {-1, 0, +1}."""
 
+    reset_half_width = (0.1, 0.1, 0.1, 0.1)  # gymnasium: uniform in [-0.1, 0.1)
     obs_dim = 6
     n_actions = 3
-
-    @staticmethod
-    def reset(
-        n: int,
-        generator: torch.Generator,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float32,
-    ) -> torch.Tensor:
-        """[n, 4] initial states, each coordinate uniform in [-0.1, 0.1)."""
-        return 0.2 * torch.rand((n, 4), generator=generator, device=device, dtype=dtype) - 0.1
 
     @staticmethod
     def observe(state: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,8 @@ import math
 
 import torch
 
+from pgexp.envs.uniform_reset import UniformReset
+
 GRAVITY = 9.8
 MASS_CART = 1.0
 MASS_POLE = 0.1
@@ -23,22 +25,12 @@ X_THRESHOLD = 2.4
 THETA_THRESHOLD = 12 * 2 * math.pi / 360
 
 
-class TorchCartPole:
+class TorchCartPole(UniformReset):
     """Batched CartPole-v1: state [N, 4] = (x, x_dot, θ, θ_dot); action 0 pushes left, 1 right."""
 
+    reset_half_width = (0.05, 0.05, 0.05, 0.05)  # gymnasium: uniform in [-0.05, 0.05)
     obs_dim = 4
     n_actions = 2
-
-    @staticmethod
-    def reset(
-        n: int,
-        generator: torch.Generator,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float32,
-    ) -> torch.Tensor:
-        """[n, 4] initial states, each coordinate uniform in [-0.05, 0.05)."""
-        u = torch.rand((n, 4), generator=generator, device=device, dtype=dtype)
-        return 0.1 * u - 0.05
 
     @staticmethod
     def observe(state: torch.Tensor) -> torch.Tensor:

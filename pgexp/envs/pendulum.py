@@ -11,6 +11,8 @@ import math
 
 import torch
 
+from pgexp.envs.uniform_reset import UniformReset
+
 MAX_SPEED = 8.0
 MAX_TORQUE = 2.0
 DT = 0.05
@@ -24,22 +26,12 @@ def angle_normalize(x: torch.Tensor) -> torch.Tensor:
     return torch.remainder(x + math.pi, 2 * math.pi) - math.pi
 
 
-class TorchPendulum:
+class TorchPendulum(UniformReset):
     """Batched Pendulum-v1: state [N, 2], actions [N, 1] torques (clipped to ±2)."""
 
+    reset_half_width = (math.pi, 1.0)  # θ in [-π, π), θ_dot in [-1, 1)
     obs_dim = 3
     action_dim = 1
-
-    @staticmethod
-    def reset(
-        n: int,
-        generator: torch.Generator,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float32,
-    ) -> torch.Tensor:
-        """[n, 2] θ uniform in [-π, π), θ_dot uniform in [-1, 1)."""
-        u = torch.rand((n, 2), generator=generator, device=device, dtype=dtype)
-        return (2 * u - 1) * torch.tensor([math.pi, 1.0], device=device, dtype=dtype)
 
     @staticmethod
     def observe(state: torch.Tensor) -> torch.Tensor:

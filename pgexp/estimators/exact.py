@@ -53,19 +53,13 @@ def _branches(mdp: FiniteMDP) -> tuple[torch.Tensor, torch.Tensor]:
 def count_trajectories(mdp: FiniteMDP) -> int:
     """Number of distinct trajectories (s_0, a_0, s_1, ..., s_T) with non-zero entries."""
     first, count = _branches(mdp)
-    per_state = (mdp.mu0 > 0).to(torch.float64)
-    for _ in range(mdp.horizon):
-        per_state = _count_step(mdp, per_state, first, count)
-    return round(float(per_state.sum()))
-
-
-def _count_step(
-    mdp: FiniteMDP, per_state: torch.Tensor, first: torch.Tensor, count: torch.Tensor
-) -> torch.Tensor:
     entry_state = mdp.entry_state
     used = torch.arange(mdp.nnz, device=entry_state.device) < (first + count)[entry_state]
-    out = torch.zeros_like(per_state)
-    return out.index_add(0, mdp.entry_next[used], per_state[entry_state[used]])
+    src, dst = entry_state[used], mdp.entry_next[used]  # the branches enumeration follows
+    per_state = (mdp.mu0 > 0).to(torch.float64)
+    for _ in range(mdp.horizon):
+        per_state = torch.zeros_like(per_state).index_add(0, dst, per_state[src])
+    return round(float(per_state.sum()))
 
 
 def enumerate_objective(
@@ -90,6 +84,8 @@ def enumerate_objective(
         log_pi = log_pi * keep  # parameter-free: no score
         pi = torch.where(keep.bool(), pi, torch.ones_like(pi))
     first, count = _branches(mdp)
+    entry_action = mdp.entry_action
+    entry_prob, entry_reward = mdp.entry_prob.to(pi.dtype), mdp.entry_reward.to(pi.dtype)
     state = torch.nonzero(mdp.mu0 > 0).flatten()
     p_tau = mdp.mu0[state].to(pi.dtype)
     ret = torch.zeros_like(p_tau)
@@ -102,9 +98,9 @@ def enumerate_objective(
             torch.cumsum(count[state], 0) - count[state], count[state]
         )
         entry = first[state][parent] + offset
-        s, a = state[parent], mdp.entry_action[entry]
-        p_tau = p_tau[parent] * pi[s, a] * mdp.entry_prob[entry].to(pi.dtype)
-        ret = ret[parent] + mdp.discount**t * mdp.entry_reward[entry].to(pi.dtype)
+        s, a = state[parent], entry_action[entry]
+        p_tau = p_tau[parent] * pi[s, a] * entry_prob[entry]
+        ret = ret[parent] + mdp.discount**t * entry_reward[entry]
         score = score[parent] + log_pi[s, a]
         state = mdp.entry_next[entry]
     return (p_tau * ret).sum(), (p_tau * ret * score).sum()

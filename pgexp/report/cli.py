@@ -25,10 +25,10 @@ def runs_by_n(runs: list[Run]) -> dict[float, list[Run]]:
     return out
 
 
-def final_grid(runs: list[Run]) -> dict[tuple[float, float], float]:
+def final_grid(by_n: dict[float, list[Run]]) -> dict[tuple[float, float], float]:
     """Mean J_final per (N, lr) over the mini-batch runs that have J."""
     cells: dict[tuple[float, float], list[float]] = {}
-    for n, group in runs_by_n(runs).items():
+    for n, group in by_n.items():
         for run in group:
             if run.summary.get("J_final") is not None:
                 lr = float(run.config["train"]["lr"])
@@ -94,7 +94,7 @@ def report(roots: list[Path], out: Path) -> list[str]:
             f"Gradient error vs N: fitted slope {slope:.3f} (theory −1/2).",
             f"![grad error]({path.name})",
         ]
-    grid = final_grid(coll.runs)
+    grid = final_grid(by_n)
     if len({n for n, _ in grid}) > 1 and len({lr for _, lr in grid}) > 1:
         lines += ["", f"![heatmap]({plots.heatmap(grid, out).name})"]
     bandits = exact_bandit_runs(coll.runs)
