@@ -2,7 +2,9 @@
 
 For each batch size N, every implementation steps N carts with uniformly random actions and
 resets the terminated ones (gymnasium: its autoreset; torch: a masked reset), for at least
-``--seconds`` of wall-clock time. Prints a Markdown table and writes it to ``benchmarks/results/``.
+``--seconds`` of wall-clock time; the torch CartPole runs eager and under ``torch.compile`` (its
+compilation happens in the warm-up calls, outside the timing). Prints a Markdown table and
+writes it to ``benchmarks/results/``.
 Usage: ``python benchmarks/env_throughput.py [--seconds 1.0] [--sizes 1 64 1024 16384 262144]``.
 """
 
@@ -47,15 +49,23 @@ def steps_per_second(
                 return n * calls / elapsed
 
 
-def torch_cartpole(n: int, device: torch.device, seconds: float) -> float:
+def advance(state: torch.Tensor, action: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
+    """One CartPole step; terminated carts restart from ``fresh``."""
+    nxt, _, done = TorchCartPole.step(state, action)
+    return torch.where(done[:, None], fresh, nxt)
+
+
+def torch_cartpole(n: int, device: torch.device, seconds: float, compiled: bool = False) -> float:
+    """Steps/s of the torch CartPole; ``compiled`` fuses step and masked reset with
+    ``torch.compile`` (as ``hardware.compile=true`` does for the step), random draws stay eager."""
     gen = torch.Generator(device=device).manual_seed(0)
     state = TorchCartPole.reset(n, gen, device)
+    fn = torch.compile(advance, dynamic=False) if compiled else advance
 
     def step() -> None:
         nonlocal state
         action = torch.randint(2, (n,), generator=gen, device=device)
-        state, _, done = TorchCartPole.step(state, action)
-        state = torch.where(done[:, None], TorchCartPole.reset(n, gen, device), state)
+        state = fn(state, action, TorchCartPole.reset(n, gen, device))
 
     return steps_per_second(step, n, seconds, lambda: synchronize(device))
 
@@ -83,6 +93,7 @@ def main() -> None:
         row: dict[str, float | int | None] = {"N": n}
         for device in devices:
             row[f"torch_{device.type}"] = torch_cartpole(n, device, args.seconds)
+            row[f"torch_{device.type}_compiled"] = torch_cartpole(n, device, args.seconds, True)
         row["gym_numpy_vector"] = gymnasium_vector(n, "vector_entry_point", args.seconds)
         row["gym_sync"] = gymnasium_vector(n, "sync", args.seconds) if n <= SYNC_MAX_N else None
         rows.append(row)

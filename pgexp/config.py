@@ -61,6 +61,11 @@ class Optimizer(str, Enum):
     adam = "adam"
 
 
+# How the gymnasium adapter steps its copies: in one process (sync) or one process per copy
+# (async). The functional form because ``async`` is a keyword and OmegaConf matches member names.
+Vectorization = Enum("Vectorization", {"sync": "sync", "async": "async"}, type=str)
+
+
 class WandbMode(str, Enum):
     offline = "offline"
     online = "online"
@@ -74,8 +79,9 @@ class EnvConfig:
 
     name: str = MISSING
     """Short name used in run names and reports."""
-    horizon: int = MISSING
-    """T: number of steps of every trajectory (steps after termination earn nothing)."""
+    horizon: int | None = MISSING
+    """T: number of steps of every trajectory (steps after termination earn nothing); null is
+    allowed for ``env=gym`` only, where it takes the id's ``max_episode_steps``."""
     discount: float = 1.0
     """γ in J = E[Σ_{t<T} γ^t r_t]."""
 
@@ -126,6 +132,21 @@ class GarnetEnvConfig(EnvConfig):
 class TorchEnvConfig(EnvConfig):
     """A torch-native batched env (``cartpole``, ``acrobot``, ``pendulum``): no transition table,
     so only ``estimator=minibatch`` applies."""
+
+
+@dataclass
+class GymEnvConfig(EnvConfig):
+    """Any registered gymnasium id, stepped through ``gymnasium.vector`` on the CPU (the
+    fallback for envs without a torch version; only ``estimator=minibatch`` applies)."""
+
+    id: str = "CartPole-v1"
+    """gymnasium id, e.g. ``MountainCar-v0``."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of ``gymnasium.make``."""
+    vectorization: Vectorization = Vectorization["sync"]
+    """``sync`` (gymnasium's SyncVectorEnv) or ``async`` (AsyncVectorEnv, one process per copy)."""
+    num_envs: int | None = None
+    """Copies stepped at once; null: all N trajectories in one vector env."""
 
 
 # ----------------------------------------------------------------------------- policy
@@ -209,6 +230,9 @@ class HardwareConfig:
     dtype: DType = DType.float64
     threads: int | None = None
     """torch intra-op threads; null leaves torch's default."""
+    compile: bool = False
+    """Wrap the torch env's observe/step and the neural policy's network in ``torch.compile``
+    (nothing else is compiled; finite MDPs and table policies run as they are)."""
 
 
 # ----------------------------------------------------------------------------- logger
@@ -244,6 +268,12 @@ class TrainConfig:
     """``sgd``: θ ← θ + lr·g exactly (the seed); ``adam``: Adam ascent with step size lr."""
     exact_metrics: bool = True
     """Compute J and the exact gradient at every iterate (finite MDPs only) for the metrics."""
+    reference_N: int = 0
+    """> 0: a mini-batch estimate from this many trajectories (reward-to-go, leave-one-out) is
+    the reference for ``grad_cos``/``grad_rel_err`` where no exact gradient is computed. It is an
+    estimate, with its own error ∝ 1/√reference_N. 0 turns it off."""
+    reference_every: int = 10
+    """Compute the ``reference_N`` estimate at iterations 1, 1 + every, 1 + 2·every, ..."""
     eval_episodes: int = 1000
     """Trajectories sampled at θ^K for ``return_final`` (0 turns it off)."""
     progress: bool = True
@@ -268,6 +298,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "chain": ChainEnvConfig,
         "garnet": GarnetEnvConfig,
         "torch": TorchEnvConfig,
+        "gym": GymEnvConfig,
     },
     "policy": {
         "tabular_softmax": TabularSoftmaxConfig,

@@ -1,13 +1,15 @@
-"""Batched sampling of N trajectories of T steps on the MDP's device (a loop over t only)."""
+"""Batched sampling of N trajectories of T steps (a loop over t only)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
+import numpy as np
 import torch
 
 from pgexp.envs.batched import BatchedEnv
 from pgexp.envs.finite_mdp import FiniteMDP
+from pgexp.envs.gym_vector import GymVectorEnv
 from pgexp.policies import Policy
 
 
@@ -27,6 +29,11 @@ class Trajectories:
     actions: torch.Tensor
     rewards: torch.Tensor
     alive: torch.Tensor
+
+    @classmethod
+    def concat(cls, batches: list[Trajectories]) -> Trajectories:
+        """The trajectories of all ``batches`` (same T) as one batch."""
+        return cls(*(torch.cat([getattr(b, f.name) for b in batches]) for f in fields(cls)))
 
     @property
     def n(self) -> int:
@@ -112,6 +119,60 @@ class BatchedEnvSampler:
         )
 
 
-def make_sampler(env: FiniteMDP | BatchedEnv) -> Sampler | BatchedEnvSampler:
-    """The sampler for an env of either kind."""
-    return Sampler(env) if isinstance(env, FiniteMDP) else BatchedEnvSampler(env)
+class GymSampler:
+    """Samples N trajectories through gymnasium vector envs on the CPU.
+
+    Observations go to the policy's device, actions come back to the host: one transfer each way
+    per step. Copies that have ended are masked out (the vector env resets them; their data is
+    dropped), and a round stops once all its copies have ended. At most ``env.num_envs`` copies
+    are stepped at once; more trajectories are drawn in successive rounds.
+    """
+
+    def __init__(self, env: GymVectorEnv) -> None:
+        self.env = env
+        self.discount = env.discount
+
+    @torch.no_grad()
+    def sample(self, policy: Policy, n: int, generator: torch.Generator) -> Trajectories:
+        """N trajectories of at most T = env.horizon steps, on the policy's device and dtype."""
+        width = min(n, self.env.num_envs or n)
+        rounds = [self._round(policy, min(width, n - i), generator) for i in range(0, n, width)]
+        return Trajectories.concat(rounds)
+
+    def _round(self, policy: Policy, width: int, generator: torch.Generator) -> Trajectories:
+        env, T = self.env, self.env.horizon
+        param = next(policy.parameters())
+        dev, dtype = param.device, param.dtype
+        seed = int(torch.randint(2**31 - 1, (1,), generator=generator, device=generator.device))
+        vec = env.vector(width)
+        obs, _ = vec.reset(seed=seed)
+        obs_buf = torch.zeros((width, T, env.obs_dim), dtype=dtype, device=dev)
+        act_shape = (width, T) if env.n_actions is not None else (width, T, env.action_dim)
+        act_dtype = torch.int64 if env.n_actions is not None else dtype
+        act_buf = torch.zeros(act_shape, dtype=act_dtype, device=dev)
+        rewards = torch.zeros((width, T), dtype=dtype, device=dev)
+        alive = torch.zeros((width, T), dtype=torch.bool, device=dev)
+        done = np.zeros(width, dtype=bool)
+        for t in range(T):
+            o = torch.as_tensor(obs.reshape(width, -1), device=dev).to(dtype)
+            a = policy.sample(o, generator)
+            obs_buf[:, t], act_buf[:, t] = o, a
+            alive[:, t] = torch.from_numpy(~done)
+            obs, r, terminated, truncated, _ = vec.step(env.to_env_actions(a.cpu().numpy()))
+            rewards[:, t] = torch.from_numpy(np.where(done, 0.0, r))
+            done |= terminated | truncated
+            if done.all():
+                break
+        return Trajectories(obs_buf, act_buf, rewards, alive)
+
+
+TrajectorySampler = Sampler | BatchedEnvSampler | GymSampler
+
+
+def make_sampler(env: FiniteMDP | BatchedEnv | GymVectorEnv) -> TrajectorySampler:
+    """The sampler for an env of any kind."""
+    if isinstance(env, FiniteMDP):
+        return Sampler(env)
+    if isinstance(env, GymVectorEnv):
+        return GymSampler(env)
+    return BatchedEnvSampler(env)

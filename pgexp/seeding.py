@@ -21,11 +21,13 @@ class RngStreams:
         init: CPU generator for initial parameters.
         sample: generator on the run's device for training rollouts.
         eval: generator on the run's device for the final evaluation rollouts.
+        reference: generator on the run's device for the rollouts of ``train.reference_N``.
     """
 
     init: torch.Generator
     sample: torch.Generator
     eval: torch.Generator
+    reference: torch.Generator
 
     @classmethod
     def from_seed(cls, seed: int, device: torch.device) -> RngStreams:
@@ -33,9 +35,13 @@ class RngStreams:
         random.seed(seed)
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)
-        children = np.random.SeedSequence(seed).generate_state(3, dtype=np.uint64)
-        init, sample, evaluation = (int(c) & (2**63 - 1) for c in children)
+        # generate_state is prefix-stable: adding a stream at the end changes none before it
+        children = np.random.SeedSequence(seed).generate_state(4, dtype=np.uint64)
+        init, sample, evaluation, reference = (int(c) & (2**63 - 1) for c in children)
         cpu = torch.device("cpu")
         return cls(
-            _generator(init, cpu), _generator(sample, device), _generator(evaluation, device)
+            _generator(init, cpu),
+            _generator(sample, device),
+            _generator(evaluation, device),
+            _generator(reference, device),
         )

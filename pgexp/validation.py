@@ -14,6 +14,7 @@ from pgexp.config import (
     Config,
     ExactEstimatorConfig,
     GarnetEnvConfig,
+    GymEnvConfig,
     LinearSoftmaxConfig,
     MinibatchEstimatorConfig,
     MLPPolicyConfig,
@@ -37,7 +38,10 @@ def _positive_finite(key: str, value: float) -> None:
 
 def validate_env(cfg: Config) -> None:
     env = cfg.env
-    _int_at_least("env.horizon", env.horizon, 1)
+    if env.horizon is not None:
+        _int_at_least("env.horizon", env.horizon, 1)
+    else:
+        _require(isinstance(env, GymEnvConfig), "env.horizon", None, "an integer >= 1")
     _require(0 < env.discount <= 1, "env.discount", env.discount, "in (0, 1]")
     if isinstance(env, BanditEnvConfig):
         _require(len(env.rewards) > 0, "env.rewards", list(env.rewards), "a non-empty list")
@@ -59,6 +63,8 @@ def validate_env(cfg: Config) -> None:
             env.branching,
             f"an integer in [1, env.n_states={env.n_states}]",
         )
+    elif isinstance(env, GymEnvConfig) and env.num_envs is not None:
+        _int_at_least("env.num_envs", env.num_envs, 1)
 
 
 def validate_policy(cfg: Config) -> None:
@@ -93,6 +99,10 @@ def validate_train(cfg: Config) -> None:
     _int_at_least("train.iters", cfg.train.iters, 1)
     _positive_finite("train.lr", cfg.train.lr)
     _int_at_least("train.eval_episodes", cfg.train.eval_episodes, 0)
+    _int_at_least("train.reference_N", cfg.train.reference_N, 0)
+    _int_at_least("train.reference_every", cfg.train.reference_every, 1)
+    if cfg.train.reference_N == 1:
+        raise ConfigError("train.reference_N", "must be 0 (off) or >= 2 (got 1)")
     if cfg.hardware.threads is not None:
         _int_at_least("hardware.threads", cfg.hardware.threads, 1)
 

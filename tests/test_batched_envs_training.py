@@ -107,3 +107,17 @@ def test_pendulum_gaussian_runs_and_logs_finite_returns(tmp_path: Path) -> None:
     run(compose(quiet(overrides)), tmp_path)
     assert all(math.isfinite(r["return_mean"]) for r in read_metrics(tmp_path / "metrics.jsonl"))
     assert make_env(compose(["env=pendulum"]).env).horizon == 200  # type: ignore[union-attr]
+
+
+def test_default_init_draws_torchs_distribution_from_the_generator() -> None:
+    def make() -> CategoricalMLP:
+        return CategoricalMLP(4, 3, [8], "tanh", "default", torch.Generator().manual_seed(5))
+
+    first = make()
+    torch.manual_seed(123)  # the global RNG plays no part
+    for p, q in zip(first.parameters(), make().parameters(), strict=True):
+        assert torch.equal(p, q)
+    layer = first.net[0]
+    bound = 1 / math.sqrt(4)
+    assert layer.weight.abs().max() <= bound and layer.bias.abs().max() <= bound
+    assert layer.weight.abs().max() > 0.8 * bound  # U(±1/√fan_in), not a narrower draw

@@ -7,18 +7,23 @@ from pgexp.config import (
     ChainEnvConfig,
     EnvConfig,
     GarnetEnvConfig,
+    GymEnvConfig,
     TorchEnvConfig,
     ToyTextEnvConfig,
+    choice,
 )
 from pgexp.envs.batched import TORCH_ENVS, BatchedEnv, make_batched_env
 from pgexp.envs.finite_mdp import FiniteMDP, from_entries
 from pgexp.envs.generated import make_bandit, make_chain, make_garnet
+from pgexp.envs.gym_vector import GymVectorEnv
 from pgexp.envs.toy_text import from_gymnasium, make_toy_text
 from pgexp.errors import ConfigError
 
 __all__ = [
     "BatchedEnv",
     "FiniteMDP",
+    "GymVectorEnv",
+    "ObservationEnv",
     "from_entries",
     "from_gymnasium",
     "make_bandit",
@@ -29,10 +34,20 @@ __all__ = [
 ]
 
 
-def make_env(cfg: EnvConfig) -> FiniteMDP | BatchedEnv:
-    """The env a config describes: a finite MDP (on the CPU; move it with ``.to``) or a
-    torch-native batched env (which samples on the policy's device)."""
-    T, gamma = cfg.horizon, cfg.discount
+ObservationEnv = BatchedEnv | GymVectorEnv
+"""Envs whose states are observation vectors (no transition table)."""
+
+
+def make_env(cfg: EnvConfig) -> FiniteMDP | ObservationEnv:
+    """The env a config describes: a finite MDP (on the CPU; move it with ``.to``), a
+    torch-native batched env (which samples on the policy's device) or a gymnasium vector env."""
+    gamma = cfg.discount
+    if isinstance(cfg, GymEnvConfig):
+        return GymVectorEnv(cfg.id, dict(cfg.kwargs), cfg.horizon, gamma,
+                            choice(cfg.vectorization), cfg.num_envs, cfg.name)  # fmt: skip
+    if cfg.horizon is None:
+        raise ConfigError("env.horizon", "must be an integer >= 1 (got None)")
+    T = cfg.horizon
     if isinstance(cfg, ToyTextEnvConfig):
         return make_toy_text(cfg.id, dict(cfg.kwargs), T, gamma)
     if isinstance(cfg, BanditEnvConfig):

@@ -52,6 +52,10 @@ class BatchedEnv:
     n_actions: int | None = None
     action_dim: int = 0
 
+    @property
+    def obs_dim(self) -> int:
+        return self.dynamics.obs_dim
+
 
 TORCH_ENVS: dict[str, tuple[BatchedDynamics, int | None, int]] = {
     "cartpole": (TorchCartPole(), TorchCartPole.n_actions, 0),

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 
 from pgexp.config import EstimatorConfig, ExactEstimatorConfig, MinibatchEstimatorConfig, choice
-from pgexp.envs.batched import BatchedEnv
-from pgexp.envs.finite_mdp import FiniteMDP
+from pgexp.envs import FiniteMDP, ObservationEnv
 from pgexp.errors import ConfigError
 from pgexp.estimators.base import GradientEstimate, GradientEstimator, flat_grad
 from pgexp.estimators.exact import (
@@ -35,7 +34,7 @@ __all__ = [
 
 
 def make_estimator(
-    cfg: EstimatorConfig, env: FiniteMDP | BatchedEnv, generator: torch.Generator
+    cfg: EstimatorConfig, env: FiniteMDP | ObservationEnv, generator: torch.Generator
 ) -> ExactGradient | MinibatchGradient:
     """The estimator an ``estimator`` config asks for; ``generator`` drives the sampling."""
     if isinstance(cfg, ExactEstimatorConfig):

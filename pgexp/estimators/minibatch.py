@@ -6,7 +6,7 @@ import torch
 
 from pgexp.estimators.base import GradientEstimate, flat_grad
 from pgexp.policies import Policy
-from pgexp.rollout import BatchedEnvSampler, Sampler, Trajectories
+from pgexp.rollout import Trajectories, TrajectorySampler
 
 
 def weights(batch: Trajectories, discount: float, returns: str, baseline: str) -> torch.Tensor:
@@ -33,7 +33,7 @@ class MinibatchGradient:
 
     def __init__(
         self,
-        sampler: Sampler | BatchedEnvSampler,
+        sampler: TrajectorySampler,
         n: int,
         generator: torch.Generator,
         returns: str = "total",

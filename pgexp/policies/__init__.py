@@ -11,8 +11,7 @@ from pgexp.config import (
     PolicyConfig,
     TabularSoftmaxConfig,
 )
-from pgexp.envs.batched import BatchedEnv
-from pgexp.envs.finite_mdp import FiniteMDP
+from pgexp.envs import FiniteMDP, ObservationEnv
 from pgexp.errors import ConfigError
 from pgexp.policies.base import Policy
 from pgexp.policies.features import load_features, one_hot_features, random_features
@@ -31,19 +30,19 @@ __all__ = [
 
 
 def make_policy(
-    cfg: PolicyConfig, env: FiniteMDP | BatchedEnv, generator: torch.Generator
+    cfg: PolicyConfig, env: FiniteMDP | ObservationEnv, generator: torch.Generator
 ) -> Policy:
     """The policy a config describes, in float64 on the CPU (move it with ``.to``).
 
     ``generator`` draws the initial parameters and random features.
     """
-    if isinstance(env, BatchedEnv):
+    if not isinstance(env, FiniteMDP):
         return make_neural_policy(cfg, env, generator)
     if isinstance(cfg, MLPPolicyConfig):
         raise ConfigError(
             f"policy={cfg.name}",
             "needs an env with observation vectors "
-            "(cartpole, acrobot, pendulum): use tabular_softmax or linear_softmax",
+            "(cartpole, acrobot, pendulum, gym): use tabular_softmax or linear_softmax",
         )
     mdp = env
     S, A, S_pol = mdp.n_states, mdp.n_actions, mdp.n_policy_states
@@ -66,9 +65,11 @@ def make_policy(
     raise ConfigError("policy", f"has an unknown schema {type(cfg).__name__}")
 
 
-def make_neural_policy(cfg: PolicyConfig, env: BatchedEnv, generator: torch.Generator) -> Policy:
+def make_neural_policy(
+    cfg: PolicyConfig, env: ObservationEnv, generator: torch.Generator
+) -> Policy:
     """``mlp`` for discrete actions, ``gaussian`` for continuous ones."""
-    obs_dim = env.dynamics.obs_dim
+    obs_dim = env.obs_dim
     if isinstance(cfg, GaussianPolicyConfig):
         if env.n_actions is not None:
             raise ConfigError(

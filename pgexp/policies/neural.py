@@ -29,7 +29,8 @@ def mlp(
     """float64 linear layers of ``sizes`` with ``activation`` between them.
 
     ``init=orthogonal`` draws orthogonal weights (gain √2 inside, ``out_gain`` on the last layer)
-    and zero biases from ``generator``; ``init=default`` keeps torch's initialization.
+    and zero biases; ``init=default`` draws torch's default ``nn.Linear`` distribution (weights
+    and biases U(±1/√fan_in)). Both draw from ``generator`` only.
     """
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(pairwise(sizes)):
@@ -40,6 +41,11 @@ def mlp(
             with torch.no_grad():
                 layer.weight.copy_(gain * orthogonal(fan_out, fan_in, generator))
                 layer.bias.zero_()
+        else:
+            bound = 1 / math.sqrt(fan_in)
+            with torch.no_grad():
+                layer.weight.uniform_(-bound, bound, generator=generator)
+                layer.bias.uniform_(-bound, bound, generator=generator)
         layers.append(layer)
         if not last:
             layers.append(ACTIVATIONS[activation]())

@@ -1,0 +1,54 @@
+"""On a CUDA GPU: rollouts stay on the device, and the device computes what the CPU does.
+
+Skipped without a GPU (CI has none); run on a lent GPU with ``pytest -m gpu``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pgexp.envs.batched import TORCH_ENVS, make_batched_env
+from pgexp.policies import CategoricalMLP, GaussianMLP, Policy
+from pgexp.rollout import BatchedEnvSampler
+from tests.helpers import requires_cuda
+
+pytestmark = [pytest.mark.gpu, requires_cuda]
+
+
+def policy_for(name: str) -> Policy:
+    gen = torch.Generator().manual_seed(0)
+    _, n_actions, action_dim = TORCH_ENVS[name]
+    obs_dim = TORCH_ENVS[name][0].obs_dim
+    if n_actions is None:
+        return GaussianMLP(obs_dim, action_dim, [32], "tanh", "orthogonal", gen)
+    return CategoricalMLP(obs_dim, n_actions, [32], "tanh", "orthogonal", gen)
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_ENVS))
+def test_rollout_moves_no_data_to_the_host(name: str) -> None:
+    env = make_batched_env(name, horizon=50)
+    policy = policy_for(name).to("cuda", torch.float32)
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")  # any device-to-host copy or sync raises
+    try:
+        batch = BatchedEnvSampler(env).sample(policy, 1024, gen)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert batch.states.is_cuda and batch.rewards.is_cuda and batch.alive.is_cuda
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_ENVS))
+def test_gpu_steps_match_the_cpu_in_float64(name: str) -> None:
+    dynamics = TORCH_ENVS[name][0]
+    gen = torch.Generator().manual_seed(1)
+    state = dynamics.reset(4096, gen, "cpu", torch.float64)
+    policy = policy_for(name)
+    for _ in range(20):
+        action = policy.sample(dynamics.observe(state), gen)
+        cpu = dynamics.step(state, action)
+        gpu = dynamics.step(state.cuda(), action.cuda())
+        for a, b in zip(cpu, gpu, strict=True):
+            torch.testing.assert_close(b.cpu(), a, rtol=1e-10, atol=1e-10)
+        state = cpu[0]
