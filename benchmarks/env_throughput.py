@@ -99,17 +99,19 @@ def main() -> None:
         rows.append(row)
         print(row, flush=True)
     cols = [c for c in rows[0] if c != "N"]
+    ratios = [(f"torch_{d.type}{suffix}", base) for d in devices for suffix in ("", "_compiled")
+              for base in ("gym_numpy_vector", "gym_sync")]  # fmt: skip
     lines = [
         "| N | "
         + " | ".join(f"{c} (steps/s)" for c in cols)
-        + " | torch_cpu / numpy | torch_cpu / sync |"
+        + "".join(f" | {a} / {b.removeprefix('gym_')}" for a, b in ratios)
+        + " |"
     ]
-    lines.append("|---:|" + "---:|" * (len(cols) + 2))
+    lines.append("|---:|" + "---:|" * (len(cols) + len(ratios)))
     for r in rows:
-        ratio_np = r["torch_cpu"] / r["gym_numpy_vector"]  # type: ignore[operator]
-        ratio_sync = f"{r['torch_cpu'] / r['gym_sync']:.1f}×" if r["gym_sync"] else "—"  # type: ignore[operator]
         cells = [f"{r[c]:.3g}" if r[c] else "—" for c in cols]
-        lines.append(f"| {r['N']} | " + " | ".join(cells) + f" | {ratio_np:.2f}× | {ratio_sync} |")
+        cells += [f"{r[a] / r[b]:.2f}×" if r[b] else "—" for a, b in ratios]  # type: ignore[operator]
+        lines.append(f"| {r['N']} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     print(table)
     machine = (
