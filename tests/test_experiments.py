@@ -19,3 +19,31 @@ def test_cartpole_experiment_balances_the_pole(tmp_path: Path) -> None:
     summary = run(cfg, tmp_path)
     assert summary["status"] == "ok"
     assert summary["return_final"] >= 475
+
+
+EXPERIMENTS = sorted(
+    p.stem for p in (Path(__file__).parents[1] / "conf" / "experiment").glob("*.yaml")
+)
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_composes_with_each_swept_value(name: str) -> None:
+    """The experiment composes and validates, and so does each value of each swept key (a key
+    that does not exist fails to compose)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from pgexp.app import CONF_DIR, register_configs
+    from pgexp.validation import validate
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        hydra_cfg = hydra_compose("config", [f"+experiment={name}"], return_hydra_config=True)
+    swept = hydra_cfg.hydra.sweeper.params
+    params = OmegaConf.to_container(swept) if swept is not None else {}
+    assert isinstance(params, dict)
+    validate(compose([f"+experiment={name}"]))
+    for key, values in params.items():
+        for value in str(values).split(","):
+            validate(compose([f"+experiment={name}", f"{key}={value}"]))
