@@ -146,7 +146,8 @@ class GymEnvConfig(EnvConfig):
     vectorization: Vectorization = Vectorization["sync"]
     """``sync`` (gymnasium's SyncVectorEnv) or ``async`` (AsyncVectorEnv, one process per copy)."""
     num_envs: int | None = None
-    """Copies stepped at once; null: all N trajectories in one vector env."""
+    """Copies stepped at once (more trajectories run in successive rounds); null: all N for
+    ``sync``, one per CPU core for ``async``."""
 
 
 # ----------------------------------------------------------------------------- policy

@@ -124,7 +124,7 @@ class GymSampler:
 
     Observations go to the policy's device, actions come back to the host: one transfer each way
     per step. Copies that have ended are masked out (the vector env resets them; their data is
-    dropped), and a round stops once all its copies have ended. At most ``env.num_envs`` copies
+    dropped), and a round stops once all its copies have ended. At most ``env.width(n)`` copies
     are stepped at once; more trajectories are drawn in successive rounds.
     """
 
@@ -135,7 +135,7 @@ class GymSampler:
     @torch.no_grad()
     def sample(self, policy: Policy, n: int, generator: torch.Generator) -> Trajectories:
         """N trajectories of at most T = env.horizon steps, on the policy's device and dtype."""
-        width = min(n, self.env.num_envs or n)
+        width = self.env.width(n)
         rounds = [self._round(policy, min(width, n - i), generator) for i in range(0, n, width)]
         return Trajectories.concat(rounds)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,11 @@ def test_horizon_null_is_only_for_gym() -> None:
     with pytest.raises(ConfigError, match=r"env\.horizon must be an integer"):
         run(cfg, Path("unused"))
     assert make_env(compose(["env=gym", "env.horizon=7"]).env).horizon == 7
+
+
+def test_width_caps_copies_per_round() -> None:
+    """null num_envs: all N in one sync vector env, but one async worker per core."""
+    cores = os.cpu_count() or 1
+    assert GymVectorEnv("CartPole-v1", {}, None).width(1000) == 1000
+    assert GymVectorEnv("CartPole-v1", {}, None, vectorization="async").width(1000) == cores
+    assert GymVectorEnv("CartPole-v1", {}, None, vectorization="async", num_envs=3).width(2) == 2

@@ -8,6 +8,7 @@ observation becomes a one-hot vector); actions may be ``Discrete`` or ``Box``.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import gymnasium as gym
@@ -43,7 +44,7 @@ class GymVectorEnv:
         """Probe ``gymnasium.make(env_id, **kwargs)`` for its spaces.
 
         ``horizon=None`` takes the id's own ``max_episode_steps``. ``num_envs`` caps how many
-        copies one vector env steps (None: as many as trajectories are asked for).
+        copies one vector env steps (None: see :meth:`width`).
 
         Raises:
             ConfigError: naming ``env.id``, ``env.kwargs`` or ``env.horizon``.
@@ -88,6 +89,13 @@ class GymVectorEnv:
 
     def _make_one(self) -> gym.Env:
         return FlattenObservation(gym.make(self.id, max_episode_steps=self.horizon, **self.kwargs))
+
+    def width(self, n: int) -> int:
+        """Copies stepped at once for ``n`` trajectories: ``num_envs`` when set, else all ``n``
+        (sync) or one worker process per CPU core (async)."""
+        if self.num_envs is not None:
+            return min(n, self.num_envs)
+        return n if self.vectorization == "sync" else min(n, os.cpu_count() or 1)
 
     def vector(self, width: int) -> VectorEnv:
         """A vector env of ``width`` copies (made once per width, then reused)."""
