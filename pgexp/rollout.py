@@ -18,7 +18,8 @@ class Trajectories:
     """N sampled trajectories of T steps.
 
     Attributes:
-        states: [N, T] int64 states s_t of a finite MDP, or [N, T, obs_dim] observations.
+        states: [N, T] int64 states s_t of a finite MDP, or [N, T, obs_dim] observations (a
+            torch-env batch may stop early, with T' <= horizon columns, once every copy ended).
         actions: [N, T] int64 discrete actions, or [N, T, action_dim] continuous ones.
         rewards: [N, T] reward r_t (policy dtype), zero after termination.
         alive: [N, T] bool, True while the episode has not terminated before step t (a real
@@ -87,21 +88,27 @@ class Sampler:
 
 
 class BatchedEnvSampler:
-    """Samples N trajectories of a torch-native env; terminated copies freeze and earn nothing."""
+    """Samples N trajectories of a torch-native env; terminated copies freeze and earn nothing.
 
-    def __init__(self, env: BatchedEnv) -> None:
+    Every ``check_every`` steps it asks whether any copy is still running (one host sync on a
+    GPU) and stops when none is, so the batch has T' <= T columns; steps it skips would all have
+    been dead. ``check_every=None`` never asks (no host sync inside the loop; always T columns).
+    """
+
+    def __init__(self, env: BatchedEnv, check_every: int | None = 16) -> None:
         self.env = env
         self.discount = env.discount
+        self.check_every = check_every
 
     @torch.no_grad()
     def sample(self, policy: Policy, n: int, generator: torch.Generator) -> Trajectories:
-        """N trajectories of T = env.horizon steps on the policy's device and dtype."""
-        dyn, T = self.env.dynamics, self.env.horizon
+        """N trajectories of at most T = env.horizon steps on the policy's device and dtype."""
+        dyn, T, every = self.env.dynamics, self.env.horizon, self.check_every
         param = next(policy.parameters())
         state = dyn.reset(n, generator, param.device, param.dtype)
         done = torch.zeros(n, dtype=torch.bool, device=param.device)
         obs, actions, rewards, alive = [], [], [], []
-        for _ in range(T):
+        for t in range(T):
             o = dyn.observe(state)
             a = policy.sample(o, generator)
             nxt, r, terminated = dyn.step(state, a)
@@ -111,6 +118,8 @@ class BatchedEnvSampler:
             alive.append(~done)
             state = torch.where(done[:, None], state, nxt)
             done = done | terminated
+            if every is not None and (t + 1) % every == 0 and bool(done.all()):
+                break
         return Trajectories(
             torch.stack(obs, 1),
             torch.stack(actions, 1),

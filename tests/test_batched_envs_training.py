@@ -21,7 +21,8 @@ from tests.helpers import compose, quiet
 def test_terminated_copies_earn_nothing_and_count_no_steps() -> None:
     env = make_batched_env("cartpole", horizon=200)
     policy = CategoricalMLP(4, 2, [16], "tanh", "orthogonal", torch.Generator().manual_seed(0))
-    batch = BatchedEnvSampler(env).sample(policy, 256, torch.Generator().manual_seed(1))
+    sampler = BatchedEnvSampler(env, check_every=None)
+    batch = sampler.sample(policy, 256, torch.Generator().manual_seed(1))
     assert batch.states.shape == (256, 200, 4) and batch.actions.shape == (256, 200)
     lengths = batch.alive.sum(1)
     assert (lengths < 200).any()  # a near-uniform policy drops most poles early
@@ -29,6 +30,21 @@ def test_terminated_copies_earn_nothing_and_count_no_steps() -> None:
     assert torch.equal(batch.alive, torch.arange(200) < lengths[:, None])
     assert torch.equal(batch.returns(1.0), lengths.to(batch.rewards.dtype))
     assert batch.env_steps() == int(lengths.sum())
+
+
+def test_stopping_once_every_copy_ended_drops_only_dead_steps() -> None:
+    env = make_batched_env("cartpole", horizon=500)
+    policy = CategoricalMLP(4, 2, [16], "tanh", "orthogonal", torch.Generator().manual_seed(0))
+    full = BatchedEnvSampler(env, check_every=None).sample(
+        policy, 64, torch.Generator().manual_seed(2)
+    )
+    short = BatchedEnvSampler(env).sample(policy, 64, torch.Generator().manual_seed(2))
+    T_short, longest = short.states.shape[1], int(full.alive.sum(1).max())
+    assert T_short % 16 == 0 and longest <= T_short < longest + 16 and T_short < 500
+    for name in ("states", "actions", "rewards", "alive"):
+        assert torch.equal(getattr(short, name), getattr(full, name)[:, :T_short]), name
+    assert not full.alive[:, T_short:].any()
+    assert torch.equal(short.returns(1.0), full.returns(1.0))
 
 
 def test_gaussian_log_prob_is_the_normal_density() -> None:

@@ -33,10 +33,11 @@ def test_rollout_moves_no_data_to_the_host(name: str) -> None:
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")  # any device-to-host copy or sync raises
     try:
-        batch = BatchedEnvSampler(env).sample(policy, 1024, gen)
+        batch = BatchedEnvSampler(env, check_every=None).sample(policy, 1024, gen)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert batch.states.is_cuda and batch.rewards.is_cuda and batch.alive.is_cuda
+    assert batch.states.shape[1] == 50
 
 
 @pytest.mark.parametrize("name", sorted(TORCH_ENVS))
