@@ -83,6 +83,6 @@ def test_report_writes_table_plots_and_provenance(sweep: Path, tmp_path: Path) -
     for png in ["curves_vs_iter", "curves_vs_env_steps", "curves_vs_time", "grad_error_vs_N"]:
         assert (tmp_path / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
     text = "\n".join(lines)
-    assert "Gradient error vs N: fitted slope" in text
+    assert "Gradient error vs N against the exact gradient: fitted slope" in text
     assert "status 'interrupted'" in text and "no summary.json" in text
     assert "pgexp estimator=minibatch estimator.N=4 seed=0" in text

@@ -46,7 +46,11 @@ class MinibatchGradient:
         batch = self.sampler.sample(policy, self.n, self.generator)
         discount = self.sampler.discount
         w = weights(batch, discount, self.returns, self.baseline)
-        surrogate = (w * policy.log_prob(batch.states, batch.actions)).sum() / batch.n
+        # score only the steps taken before termination: the others have weight 0 (and would
+        # cost most of the backward pass in early CartPole, where T' ≫ episode lengths)
+        alive = batch.alive
+        logp = policy.log_prob(batch.states[alive], batch.actions[alive])
+        surrogate = (w[alive] * logp).sum() / batch.n
         grad = flat_grad(surrogate, policy.parameters())
         return GradientEstimate(
             grad=grad.detach(),

@@ -88,10 +88,13 @@ def report(roots: list[Path], out: Path) -> list[str]:
         lines.append(f"![{x_key}]({plots.curves(labelled, x_key, out).name})")
     by_n = runs_by_n(coll.runs)
     if len(by_n) > 1:
-        path, slope = plots.grad_error_vs_n(by_n, out)
+        refs = {str(r.summary.get("grad_reference", "exact")) for rs in by_n.values() for r in rs}
+        reference = refs.pop() if len(refs) == 1 else "mixed references"
+        path, slope = plots.grad_error_vs_n(by_n, out, reference)
+        against = "the exact gradient" if reference == "exact" else f"a reference {reference}"
         lines += [
             "",
-            f"Gradient error vs N: fitted slope {slope:.3f} (theory −1/2).",
+            f"Gradient error vs N against {against}: fitted slope {slope:.3f} (theory −1/2).",
             f"![grad error]({path.name})",
         ]
     grid = final_grid(by_n)

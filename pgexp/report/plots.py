@@ -62,8 +62,13 @@ def curves(groups: dict[str, list[Run]], x_key: str, out: Path) -> Path:
     return _save(fig, out / name)
 
 
-def grad_error_vs_n(runs_by_n: dict[float, list[Run]], out: Path) -> tuple[Path, float]:
+def grad_error_vs_n(
+    runs_by_n: dict[float, list[Run]], out: Path, reference: str = "exact"
+) -> tuple[Path, float]:
     """RMS relative gradient error against N on log-log axes, with the fitted slope.
+
+    ``reference`` is what the runs measured the error against (their summaries'
+    ``grad_reference``): ``exact``, or an estimate, which the y label then names.
 
     The slope is fitted on the N whose mean squared error is estimated to a relative standard
     error below ``MAX_REL_SE`` (rare successes make small-N estimates heavy-tailed); the other
@@ -86,7 +91,10 @@ def grad_error_vs_n(runs_by_n: dict[float, list[Run]], out: Path) -> tuple[Path,
     if math.isfinite(slope):
         fit = [10**intercept * n**slope for n in ns]
         ax.loglog(ns, fit, "-", color="C1", label=f"fit: slope {slope:.3f} (theory −0.5)")
-    ax.set(xlabel="N (trajectories per gradient)", ylabel="‖ĝ − ∇J‖ / ‖∇J‖")
+    ylabel = (
+        "‖ĝ − ∇J‖ / ‖∇J‖" if reference == "exact" else f"‖ĝ − ĝ_ref‖ / ‖ĝ_ref‖, ĝ_ref: {reference}"
+    )
+    ax.set(xlabel="N (trajectories per gradient)", ylabel=ylabel)
     return _finish(fig, ax, "Gradient error vs N", out / "grad_error_vs_N.png"), slope
 
 
