@@ -11,6 +11,7 @@ import torch
 from pgexp.envs import make_env
 from pgexp.envs.batched import make_batched_env
 from pgexp.errors import ConfigError
+from pgexp.estimators import MinibatchGradient, flat_grad, weights
 from pgexp.metrics import read_metrics
 from pgexp.policies import CategoricalMLP, GaussianMLP
 from pgexp.rollout import BatchedEnvSampler
@@ -137,3 +138,23 @@ def test_default_init_draws_torchs_distribution_from_the_generator() -> None:
     bound = 1 / math.sqrt(4)
     assert layer.weight.abs().max() <= bound and layer.bias.abs().max() <= bound
     assert layer.weight.abs().max() > 0.8 * bound  # U(±1/√fan_in), not a narrower draw
+
+
+@pytest.mark.parametrize(
+    ("returns", "baseline"), [("total", "none"), ("reward_to_go", "leave_one_out")]
+)
+def test_scoring_only_live_steps_gives_the_full_surrogates_gradient(
+    returns: str, baseline: str
+) -> None:
+    """The estimator drops dead steps before the backward pass; the gradient is that of the
+    surrogate over every [N, T] step (dead ones have weight 0), to float64 rounding."""
+    env = make_batched_env("cartpole", horizon=100)
+    policy = CategoricalMLP(4, 2, [16], "tanh", "orthogonal", torch.Generator().manual_seed(0))
+    sampler = BatchedEnvSampler(env, check_every=None)
+    batch = sampler.sample(policy, 128, torch.Generator().manual_seed(3))
+    assert not batch.alive.all()
+    w = weights(batch, 1.0, returns, baseline)
+    full = flat_grad((w * policy.log_prob(batch.states, batch.actions)).sum() / batch.n,
+                     policy.parameters())  # fmt: skip
+    est = MinibatchGradient(sampler, 128, torch.Generator().manual_seed(3), returns, baseline)
+    torch.testing.assert_close(est.estimate(policy).grad, full, rtol=1e-12, atol=1e-12)
