@@ -83,6 +83,8 @@ def grad_error_vs_n(
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for ok in (True, False):
         sel = [i for i, r in enumerate(reliable) if r == ok]
+        if not sel:
+            continue
         note = "" if ok else f" (rel. s.e. ≥ {MAX_REL_SE:.0%}, not fitted)"
         ax.loglog(
             [ns[i] for i in sel], [errs[i] for i in sel], "o", ls="none", color="C0",
