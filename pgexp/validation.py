@@ -38,10 +38,9 @@ def _positive_finite(key: str, value: float) -> None:
 
 def validate_env(cfg: Config) -> None:
     env = cfg.env
+    # null is resolved (env=gym: the id's TimeLimit) or rejected by make_env, which alone knows
     if env.horizon is not None:
         _int_at_least("env.horizon", env.horizon, 1)
-    else:
-        _require(isinstance(env, GymEnvConfig), "env.horizon", None, "an integer >= 1")
     _require(0 < env.discount <= 1, "env.discount", env.discount, "in (0, 1]")
     if isinstance(env, BanditEnvConfig):
         _require(len(env.rewards) > 0, "env.rewards", list(env.rewards), "a non-empty list")

@@ -29,17 +29,24 @@ def random_policy(mdp: FiniteMDP, seed: int, scale: float = 1.0) -> TabularSoftm
     return TabularSoftmax(mdp.n_states, mdp.n_actions, mdp.n_policy_states, "normal", scale, gen)
 
 
-def compose(overrides: list[str]):  # -> pgexp.config.Config
-    """The typed config ``pgexp`` would compose for these overrides (no Hydra run)."""
+def compose_raw(overrides: list[str], with_hydra: bool = False):  # -> omegaconf.DictConfig
+    """The config ``pgexp`` would compose for these overrides, untyped (no Hydra run);
+    ``with_hydra`` keeps the ``hydra`` node (sweeper params, run dirs)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
-    from omegaconf import OmegaConf
 
     from pgexp.app import CONF_DIR, register_configs
 
     register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return OmegaConf.to_object(hydra_compose("config", overrides=overrides))
+        return hydra_compose("config", overrides=overrides, return_hydra_config=with_hydra)
+
+
+def compose(overrides: list[str]):  # -> pgexp.config.Config
+    """The typed config ``pgexp`` would compose for these overrides (no Hydra run)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_object(compose_raw(overrides))
 
 
 def quiet(overrides: list[str]) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pgexp.run import run
-from tests.helpers import compose, quiet
+from tests.helpers import compose, compose_raw, quiet
 
 
 @pytest.mark.slow
@@ -30,17 +30,11 @@ EXPERIMENTS = sorted(
 def test_experiment_composes_with_each_swept_value(name: str) -> None:
     """The experiment composes and validates, and so does each value of each swept key (a key
     that does not exist fails to compose)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
     from omegaconf import OmegaConf
 
-    from pgexp.app import CONF_DIR, register_configs
     from pgexp.validation import validate
 
-    register_configs()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        hydra_cfg = hydra_compose("config", [f"+experiment={name}"], return_hydra_config=True)
-    swept = hydra_cfg.hydra.sweeper.params
+    swept = compose_raw([f"+experiment={name}"], with_hydra=True).hydra.sweeper.params
     params = OmegaConf.to_container(swept) if swept is not None else {}
     assert isinstance(params, dict)
     validate(compose([f"+experiment={name}"]))

@@ -16,6 +16,7 @@ import numpy as np
 from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv, VectorEnv
 from gymnasium.wrappers import FlattenObservation
 
+from pgexp.envs.gymnasium_make import make_gymnasium
 from pgexp.errors import ConfigError
 
 
@@ -49,14 +50,7 @@ class GymVectorEnv:
         Raises:
             ConfigError: naming ``env.id``, ``env.kwargs`` or ``env.horizon``.
         """
-        try:
-            probe = gym.make(env_id, **kwargs)
-        except gym.error.Error as err:
-            raise ConfigError(
-                "env.id", f"must be a registered gymnasium id (got {env_id!r}): {err}"
-            ) from None
-        except TypeError as err:
-            raise ConfigError("env.kwargs", f"do not fit {env_id} (got {kwargs}): {err}") from None
+        probe = make_gymnasium(env_id, kwargs)
         try:
             obs_space = FlattenObservation(probe).observation_space
             action_space = probe.action_space

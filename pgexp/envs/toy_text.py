@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from pgexp.envs.finite_mdp import FiniteMDP, from_entries
+from pgexp.envs.gymnasium_make import make_gymnasium
 from pgexp.errors import ConfigError
 
 
@@ -66,14 +67,7 @@ def make_toy_text(
         ConfigError: naming ``env.id`` or ``env.kwargs`` when the env cannot be made or has no
             transition table.
     """
-    try:
-        env = gym.make(env_id, **kwargs)
-    except gym.error.Error as err:
-        raise ConfigError(
-            "env.id", f"must be a registered gymnasium id (got {env_id!r}): {err}"
-        ) from None
-    except TypeError as err:
-        raise ConfigError("env.kwargs", f"do not fit {env_id} (got {kwargs}): {err}") from None
+    env = make_gymnasium(env_id, kwargs)
     try:
         return from_gymnasium(env, horizon, discount)
     except TypeError as err:
