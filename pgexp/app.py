@@ -1,12 +1,14 @@
 """The ``pgexp`` command: Hydra composes the config, :func:`pgexp.run.run` does the work.
 
-This is the only module that knows Hydra.
+This is the only module that knows Hydra. torch and the rest of pgexp are imported only once a
+job runs, so ``pgexp --help`` and config errors answer quickly.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -16,9 +18,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from pgexp.config import SCHEMAS, Config
 from pgexp.errors import ConfigError
-from pgexp.run import run
+from pgexp.validation import validate
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+HYDRA_FILES = (".hydra/config.yaml", ".hydra/hydra.yaml", ".hydra/overrides.yaml")
 
 
 class UserError(CompactHydraException):
@@ -46,35 +49,60 @@ def run_name(cfg: Config, override_dirname: str) -> str:
     return "-".join(p for p in parts if p)
 
 
-def job_context() -> tuple[Path, str | None, list[str], str]:
-    """Run directory, default W&B group (the sweep's), task overrides and override dirname."""
-    hc = HydraConfig.get()
-    run_dir = Path(hc.runtime.output_dir)
-    group = None
-    if hc.mode == RunMode.MULTIRUN:
-        sweep = Path(hc.sweep.dir)
-        group = f"{sweep.parent.name}_{sweep.name}"
-    return run_dir, group, list(hc.overrides.task), hc.job.override_dirname
+def remove_hydra_files(run_dir: Path, job_name: str) -> None:
+    """Undo what Hydra wrote for a job that never started: its ``.hydra/`` files and log, then
+    the directory and its parent if they are left empty (nothing else is ever removed)."""
+    for name in (*HYDRA_FILES, f"{job_name}.log"):
+        (run_dir / name).unlink(missing_ok=True)
+    for folder in (run_dir / ".hydra", run_dir, run_dir.parent):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or already gone
+            return
+
+
+def report_config_error(err: ConfigError, multirun: bool) -> NoReturn:
+    """One line and exit 1 for a single run; in a multirun Hydra's error naming the job's
+    overrides, after the other jobs have run."""
+    message = f"pgexp: error: {err}"
+    if multirun:
+        raise UserError(message) from None
+    print(message, file=sys.stderr)
+    raise SystemExit(1)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def hydra_main(dcfg: DictConfig) -> float | None:
     """Run one job; return J_final so that sweepers can optimize it."""
-    run_dir, group, overrides, override_dirname = job_context()
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    multirun = hc.mode == RunMode.MULTIRUN
+    sweep = Path(hc.sweep.dir)
     cfg = cast(Config, OmegaConf.to_object(dcfg))
     resolved = cast(dict[str, Any], OmegaConf.to_container(dcfg, resolve=True, enum_to_str=True))
     try:
+        validate(cfg)  # before torch is imported: a bad value answers in a second
+        from pgexp.run import run
+
         summary = run(
             cfg,
             run_dir,
-            name=run_name(cfg, override_dirname),
-            group=group,
-            overrides=overrides,
+            name=run_name(cfg, hc.job.override_dirname),
+            group=f"{sweep.parent.name}_{sweep.name}" if multirun else None,
+            overrides=list(hc.overrides.task),
             resolved=resolved,
         )
     except ConfigError as err:
-        raise UserError(f"pgexp: error: {err}") from None
-    return cast(float | None, summary["J_final"])
+        if not (run_dir / "metrics.jsonl").exists():
+            remove_hydra_files(run_dir, hc.job.name)
+        report_config_error(err, multirun)
+    print(
+        f"pgexp: {summary.status.value} after {summary.iters} iterations ({summary.time_s:.1f} s): "
+        f"J_final {summary.J_final}, return_final {summary.return_final}, "
+        f"env_steps {summary.env_steps} -> {run_dir}",
+        file=sys.stderr,
+    )
+    return summary.J_final
 
 
 def main() -> None:

@@ -16,11 +16,6 @@ from typing import Any
 from omegaconf import MISSING
 
 
-def choice(value: Enum | str) -> str:
-    """The string of an enum choice (configs built in Python may pass plain strings)."""
-    return str(value.value) if isinstance(value, Enum) else value
-
-
 class ExactMethod(str, Enum):
     """How the exact estimator computes ∇J."""
 
@@ -41,6 +36,26 @@ class Baseline(str, Enum):
     none = "none"
     mean = "mean"
     leave_one_out = "leave_one_out"
+
+
+class TableInit(str, Enum):
+    """θ⁰ of a table policy: zeros (the uniform policy) or N(0, init_scale²) entries."""
+
+    zeros = "zeros"
+    normal = "normal"
+
+
+class NetInit(str, Enum):
+    """Initial weights of a neural policy: orthogonal (gain √2, last layer 0.01, zero biases)
+    or torch's default ``nn.Linear`` distribution."""
+
+    orthogonal = "orthogonal"
+    default = "default"
+
+
+class Activation(str, Enum):
+    tanh = "tanh"
+    relu = "relu"
 
 
 class Device(str, Enum):
@@ -154,20 +169,27 @@ class GymEnvConfig(EnvConfig):
 @dataclass
 class PolicyConfig:
     name: str = MISSING
-    init: str = "zeros"
-    """``zeros`` (θ⁰ = 0, the uniform policy) or ``normal`` (N(0, init_scale²) entries)."""
-    init_scale: float = 1.0
 
 
 @dataclass
-class TabularSoftmaxConfig(PolicyConfig):
+class TablePolicyConfig(PolicyConfig):
+    """A softmax policy over the states of a finite MDP."""
+
+    init: TableInit = TableInit.zeros
+    """``zeros`` (θ⁰ = 0, the uniform policy) or ``normal`` (N(0, init_scale²) entries)."""
+    init_scale: float = 1.0
+    """Standard deviation of the ``normal`` initial entries (unused by ``zeros``)."""
+
+
+@dataclass
+class TabularSoftmaxConfig(TablePolicyConfig):
     """π(a|s) = softmax(θ[s])_a with θ ∈ R^{S×A}."""
 
     name: str = "tabular_softmax"
 
 
 @dataclass
-class LinearSoftmaxConfig(PolicyConfig):
+class LinearSoftmaxConfig(TablePolicyConfig):
     """π(a|s) ∝ exp(φ(s, a)·θ) with θ ∈ R^d."""
 
     name: str = "linear_softmax"
@@ -175,8 +197,9 @@ class LinearSoftmaxConfig(PolicyConfig):
     """``one_hot`` (φ(s,a) = e_{s,a}, same as tabular), ``random`` (N(0,1) entries of size
     ``dim``), or a path to a ``.npy`` array of shape [S, A, d]."""
     dim: int = 8
-    """d for ``features=random``."""
+    """d for ``features=random`` (unused otherwise)."""
     feature_seed: int = 0
+    """Seed of the ``features=random`` draw (unused otherwise)."""
 
 
 @dataclass
@@ -184,11 +207,10 @@ class MLPPolicyConfig(PolicyConfig):
     """Categorical policy with logits MLP(obs), for envs with discrete actions."""
 
     name: str = "mlp"
-    init: str = "orthogonal"
+    init: NetInit = NetInit.orthogonal
     """``orthogonal`` (gain √2, last layer 0.01) or ``default`` (torch's)."""
     hidden: list[int] = field(default_factory=lambda: [64, 64])
-    activation: str = "tanh"
-    """``tanh`` or ``relu``."""
+    activation: Activation = Activation.tanh
 
 
 @dataclass
@@ -229,8 +251,10 @@ class MinibatchEstimatorConfig(EstimatorConfig):
 class HardwareConfig:
     device: Device = Device.cpu
     dtype: DType = DType.float64
-    threads: int | None = None
-    """torch intra-op threads; null leaves torch's default."""
+    threads: int | None = 1
+    """torch intra-op threads; null leaves torch's default (one per core). One thread is the
+    default: pgexp's tensors are small enough that a second thread rarely pays, and with torch's
+    default a run slows down several-fold whenever another process shares the cores."""
     compile: bool = False
     """Wrap the torch env's observe/step and the neural policy's network in ``torch.compile``
     (nothing else is compiled; finite MDPs and table policies run as they are)."""
@@ -275,8 +299,10 @@ class TrainConfig:
     estimate, with its own error ∝ 1/√reference_N. 0 turns it off."""
     reference_every: int = 10
     """Compute the ``reference_N`` estimate at iterations 1, 1 + every, 1 + 2·every, ..."""
-    eval_episodes: int = 1000
-    """Trajectories sampled at θ^K for ``return_final`` (0 turns it off)."""
+    eval_episodes: int | None = None
+    """Trajectories sampled at θ^K for ``return_final`` (0 turns it off); null: as many as one
+    training estimate samples (``estimator.N``), or 100 for the exact estimator, so that the
+    evaluation costs about one iteration."""
     progress: bool = True
     """Show a progress bar on stderr."""
 

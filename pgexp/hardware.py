@@ -4,30 +4,29 @@ from __future__ import annotations
 
 import torch
 
-from pgexp.config import HardwareConfig, choice
+from pgexp.config import Device, DType, HardwareConfig
 from pgexp.errors import ConfigError
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPES = {DType.float32: torch.float32, DType.float64: torch.float64}
 
 
-def resolve_device(device: str) -> torch.device:
+def resolve_device(device: Device) -> torch.device:
     """``cpu``, ``cuda`` (an error when no GPU is visible) or ``auto`` (cuda if present)."""
-    if device == "auto":
+    if device is Device.auto:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
+    if device is Device.cuda and not torch.cuda.is_available():
         raise ConfigError(
-            "hardware.device", "is cuda but no CUDA GPU is visible: use hardware=cpu or device=auto"
+            "hardware.device",
+            "is cuda but no CUDA GPU is visible: use hardware=cpu or hardware.device=auto",
         )
-    return torch.device(device)
+    return torch.device(device.value)
 
 
 def apply_hardware(cfg: HardwareConfig) -> tuple[torch.device, torch.dtype]:
     """Set torch's thread count and return the (device, dtype) a run computes in."""
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
-    device_name = choice(cfg.device)
-    dtype_name = choice(cfg.dtype)
-    return resolve_device(device_name), DTYPES[dtype_name]
+    return resolve_device(cfg.device), DTYPES[cfg.dtype]
 
 
 def device_description(device: torch.device) -> str:

@@ -1,32 +1,13 @@
-"""Local metric files of a run: ``metrics.jsonl`` (one line per iteration) and ``summary.json``."""
+"""Local files of a run: ``metrics.jsonl`` (one line per iteration) and ``summary.json``."""
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-METRIC_KEYS = (
-    "iter",
-    "J",
-    "return_mean",
-    "grad_norm",
-    "grad_cos",
-    "grad_rel_err",
-    "env_steps",
-    "trajectories",
-    "time_s",
-)
-
-
-def _jsonable(value: Any) -> Any:
-    """Non-finite floats become null, so every line is strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+from pgexp.records import IterationRecord, Summary, from_json, to_json
 
 
 class MetricsWriter:
@@ -37,9 +18,8 @@ class MetricsWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("a", encoding="utf-8")
 
-    def write(self, record: dict[str, Any]) -> None:
-        line = json.dumps({k: _jsonable(v) for k, v in record.items()})
-        self._file.write(line + "\n")
+    def write(self, record: IterationRecord) -> None:
+        self._file.write(json.dumps(to_json(record)) + "\n")
         self._file.flush()
 
     def close(self) -> None:
@@ -57,14 +37,19 @@ class MetricsWriter:
         self.close()
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (never half-written)."""
+def write_summary(path: Path, summary: Summary) -> None:
+    """Write ``summary.json`` through a temporary file and a rename (never half-written)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps({k: _jsonable(v) for k, v in data.items()}, indent=2) + "\n")
+    tmp.write_text(json.dumps(to_json(summary), indent=2) + "\n")
     os.replace(tmp, path)
 
 
-def read_metrics(path: Path) -> list[dict[str, Any]]:
+def read_summary(path: Path) -> Summary:
+    """The summary in ``path``; ValueError (or OSError) if it is not one."""
+    return from_json(Summary, json.loads(path.read_text(encoding="utf-8")))
+
+
+def read_metrics(path: Path) -> list[IterationRecord]:
     """The records of a ``metrics.jsonl`` file, in order."""
     with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        return [from_json(IterationRecord, json.loads(line)) for line in f if line.strip()]

@@ -6,9 +6,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from pgexp.compiled import compile_env, compile_policy
-from pgexp.config import Config, TrainConfig, choice
+from pgexp.config import (
+    Baseline,
+    Config,
+    ExactMethod,
+    MinibatchEstimatorConfig,
+    Optimizer,
+    Returns,
+    TrainConfig,
+)
 from pgexp.envs import FiniteMDP, GymVectorEnv, ObservationEnv, make_env
 from pgexp.errors import ConfigError
 from pgexp.estimators import (
@@ -19,29 +28,42 @@ from pgexp.estimators import (
     make_estimator,
 )
 from pgexp.hardware import apply_hardware, device_description
-from pgexp.metrics import MetricsWriter, write_json_atomic
+from pgexp.metrics import MetricsWriter, write_summary
 from pgexp.policies import Policy, TablePolicy, make_policy
 from pgexp.provenance import provenance
-from pgexp.rollout import make_sampler
+from pgexp.records import Status, Summary, to_json
+from pgexp.rollout import TrajectorySampler, make_sampler
 from pgexp.seeding import RngStreams
 from pgexp.tracking import make_tracker
 from pgexp.training import TrainState, train
 from pgexp.validation import validate
 
+EVAL_CHUNK = 100
+"""Evaluation episodes sampled per batch (the progress display advances per batch)."""
 
-def final_values(
-    env: FiniteMDP | ObservationEnv, policy: Policy, episodes: int, generator: torch.Generator
-) -> dict[str, float | None]:
-    """J(θ^K) (finite MDPs only) and the mean return of ``episodes`` fresh trajectories at θ^K."""
-    J = None
-    if isinstance(env, FiniteMDP) and isinstance(policy, TablePolicy):
-        with torch.no_grad():
-            J = float(dp_objective(env, policy))
-    ret = None
-    if episodes > 0:
-        batch = make_sampler(env).sample(policy, episodes, generator)
-        ret = float(batch.returns(env.discount).mean())
-    return {"J_final": J, "return_final": ret}
+
+def eval_episodes(cfg: Config) -> int:
+    """``train.eval_episodes``, with null resolved: ``estimator.N`` or 100 (exact)."""
+    if cfg.train.eval_episodes is not None:
+        return cfg.train.eval_episodes
+    return cfg.estimator.N if isinstance(cfg.estimator, MinibatchEstimatorConfig) else 100
+
+
+def evaluate(
+    sampler: TrajectorySampler,
+    policy: Policy,
+    episodes: int,
+    generator: torch.Generator,
+    progress: bool,
+) -> float:
+    """Mean return of ``episodes`` fresh trajectories, sampled ``EVAL_CHUNK`` at a time."""
+    total = 0.0
+    with tqdm(total=episodes, desc="eval", unit="ep", disable=not progress, leave=False) as bar:
+        for start in range(0, episodes, EVAL_CHUNK):
+            n = min(EVAL_CHUNK, episodes - start)
+            total += float(sampler.sample(policy, n, generator).returns(sampler.discount).sum())
+            bar.update(n)
+    return total / episodes
 
 
 def make_reference(
@@ -66,19 +88,21 @@ def make_reference(
                 f"is for envs without an exact gradient; env={cfg.env.name} has one "
                 "(train.exact_metrics=true): set train.exact_metrics=false to use an estimate",
             )
-        is_dp = isinstance(estimator, ExactGradient) and estimator.method == "dp"
-        return (estimator if is_dp else ExactGradient(env, "dp")), 1, "exact"
+        is_dp = isinstance(estimator, ExactGradient) and estimator.method is ExactMethod.dp
+        return (estimator if is_dp else ExactGradient(env)), 1, "exact"
     if train_cfg.reference_N > 0:
         sampler = make_sampler(env)
         n = train_cfg.reference_N
-        reference = MinibatchGradient(sampler, n, generator, "reward_to_go", "leave_one_out")
+        reference = MinibatchGradient(
+            sampler, n, generator, Returns.reward_to_go, Baseline.leave_one_out
+        )
         return reference, train_cfg.reference_every, f"estimate (N={n})"
     return None, 1, None
 
 
 def make_optimizer(cfg: TrainConfig, policy: Policy) -> torch.optim.Optimizer:
     """Gradient *ascent*: SGD gives θ + lr·g exactly; Adam is the option for neural policies."""
-    if choice(cfg.optimizer) == "adam":
+    if cfg.optimizer is Optimizer.adam:
         return torch.optim.Adam(policy.parameters(), lr=cfg.lr, maximize=True)
     return torch.optim.SGD(policy.parameters(), lr=cfg.lr, maximize=True)
 
@@ -91,7 +115,7 @@ def run(
     group: str | None = None,
     overrides: list[str] | None = None,
     resolved: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Summary:
     """Train as ``cfg`` says and write ``metrics.jsonl`` and ``summary.json`` into ``run_dir``.
 
     Returns the summary. Bad config values raise :class:`pgexp.errors.ConfigError` before
@@ -115,7 +139,6 @@ def run(
     run_dir.mkdir(parents=True, exist_ok=True)
     tracker = make_tracker(cfg.logger, run_dir, name, group, resolved or {})
     state = TrainState()
-    summary: dict[str, Any] = {}
     try:
         with MetricsWriter(run_dir / "metrics.jsonl") as writer:
             state = train(
@@ -124,25 +147,36 @@ def run(
                 progress=cfg.train.progress,
             )  # fmt: skip
     except KeyboardInterrupt:
-        state.status = "interrupted"
+        state.status = Status.interrupted
     finally:
-        if state.status == "running":  # an exception is on its way up
-            state.status = "failed"
-        episodes = cfg.train.eval_episodes if state.status in ("ok", "interrupted") else 0
-        summary = {
-            **final_values(env, policy, episodes, rng.eval),
-            "iters": state.iters,
-            "env_steps": state.env_steps,
-            "trajectories": state.trajectories,
-            "time_s": state.time_s,
-            "status": state.status,
-            "grad_reference": reference_kind,
-            "seed": cfg.seed,
+        if state.status is None:  # an exception is on its way up
+            state.status = Status.failed
+        episodes = eval_episodes(cfg) if state.status is Status.ok else 0
+        J_final = None
+        if isinstance(env, FiniteMDP) and isinstance(policy, TablePolicy):
+            with torch.no_grad():
+                J_final = float(dp_objective(env, policy))
+        sampler = make_sampler(env)
+        summary = Summary(
+            J_final=J_final,
+            return_final=(
+                evaluate(sampler, policy, episodes, rng.eval, cfg.train.progress)
+                if episodes
+                else None
+            ),
+            eval_episodes=episodes,
+            iters=state.iters,
+            env_steps=state.env_steps,
+            trajectories=state.trajectories,
+            time_s=state.time_s,
+            status=state.status,
+            grad_reference=reference_kind,
+            seed=cfg.seed,
             **provenance(device_description(device), overrides or []),
-        }
-        write_json_atomic(run_dir / "summary.json", summary)
-        tracker.summary(summary)
-        tracker.finish(exit_code=0 if state.status == "ok" else 1)
+        )
+        write_summary(run_dir / "summary.json", summary)
+        tracker.summary(to_json(summary))
+        tracker.finish(exit_code=0 if state.status is Status.ok else 1)
         if isinstance(env, GymVectorEnv):
             env.close()
     return summary

@@ -13,6 +13,7 @@ from pgexp.estimators import GradientEstimate, GradientEstimator
 from pgexp.hardware import synchronize
 from pgexp.metrics import MetricsWriter
 from pgexp.policies import Policy
+from pgexp.records import IterationRecord, Status, to_json
 from pgexp.tracking import Tracker
 
 
@@ -24,19 +25,19 @@ class TrainState:
     env_steps: int = 0
     trajectories: int = 0
     time_s: float = 0.0
-    status: str = "running"
+    status: Status | None = None
+    """None while running."""
 
 
 def set_grads(params: Sequence[torch.Tensor], flat: torch.Tensor) -> None:
     """Write the flat gradient [P] into ``p.grad`` of each parameter, in order."""
-    offset = 0
-    for p in params:
-        p.grad = flat[offset : offset + p.numel()].view_as(p).clone()
-        offset += p.numel()
+    sizes = [p.numel() for p in params]
+    for p, g in zip(params, flat.split(sizes), strict=True):
+        p.grad = g.view_as(p).clone()
 
 
 def compare(est: GradientEstimate, ref: GradientEstimate | None) -> dict[str, float | None]:
-    """grad_norm of the estimate; its cosine and relative error against the exact gradient."""
+    """``grad_norm``, ``grad_cos`` and ``grad_rel_err`` of an estimate (None where undefined)."""
     g = est.grad
     out: dict[str, float | None] = {
         "grad_norm": float(g.norm()),
@@ -96,23 +97,23 @@ def train(
         state.iters += 1
         state.env_steps += est.env_steps
         state.trajectories += est.trajectories
-        record = {
-            "iter": state.iters,
-            "J": ref.objective if ref is not None else est.objective,
-            "return_mean": est.return_mean,
+        record = IterationRecord(
+            iter=state.iters,
+            J=ref.objective if ref is not None else est.objective,
+            return_mean=est.return_mean,
             **compare(est, ref),
-            "env_steps": state.env_steps,
-            "trajectories": state.trajectories,
-            "time_s": state.time_s,
-        }
+            env_steps=state.env_steps,
+            trajectories=state.trajectories,
+            time_s=state.time_s,
+        )
         writer.write(record)
-        tracker.log(record, step=state.iters)
+        tracker.log(to_json(record), step=state.iters)
         bar.update(1)
-        bar.set_postfix(J=record["J"], ret=record["return_mean"], refresh=False)
+        bar.set_postfix(J=record.J, ret=record.return_mean, refresh=False)
         if not finite:
-            state.status = "diverged"
+            state.status = Status.diverged
             break
     bar.close()
-    if state.status == "running":
-        state.status = "ok"
+    if state.status is None:
+        state.status = Status.ok
     return state

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from pgexp.config import (
     BanditEnvConfig,
+    Baseline,
     ChainEnvConfig,
     Config,
     ExactEstimatorConfig,
@@ -18,7 +19,7 @@ from pgexp.config import (
     LinearSoftmaxConfig,
     MinibatchEstimatorConfig,
     MLPPolicyConfig,
-    choice,
+    TablePolicyConfig,
 )
 from pgexp.errors import ConfigError
 
@@ -69,17 +70,11 @@ def validate_env(cfg: Config) -> None:
 def validate_policy(cfg: Config) -> None:
     policy = cfg.policy
     if isinstance(policy, MLPPolicyConfig):
-        inits, acts = ("orthogonal", "default"), ("tanh", "relu")
-        _require(policy.init in inits, "policy.init", policy.init, " or ".join(inits))
-        _require(
-            policy.activation in acts, "policy.activation", policy.activation, " or ".join(acts)
-        )
         _require(
             all(h >= 1 for h in policy.hidden), "policy.hidden", list(policy.hidden), "sizes >= 1"
         )
-        return
-    _require(policy.init in ("zeros", "normal"), "policy.init", policy.init, "zeros or normal")
-    _require(policy.init_scale >= 0, "policy.init_scale", policy.init_scale, ">= 0")
+    if isinstance(policy, TablePolicyConfig):
+        _require(policy.init_scale >= 0, "policy.init_scale", policy.init_scale, ">= 0")
     if isinstance(policy, LinearSoftmaxConfig):
         _int_at_least("policy.dim", policy.dim, 1)
 
@@ -88,7 +83,7 @@ def validate_estimator(cfg: Config) -> None:
     est = cfg.estimator
     if isinstance(est, MinibatchEstimatorConfig):
         _int_at_least("estimator.N", est.N, 1)
-        if choice(est.baseline) == "leave_one_out":
+        if est.baseline is Baseline.leave_one_out:
             _int_at_least("estimator.N (with estimator.baseline=leave_one_out)", est.N, 2)
     elif isinstance(est, ExactEstimatorConfig):
         _int_at_least("estimator.max_trajectories", est.max_trajectories, 1)
@@ -97,7 +92,8 @@ def validate_estimator(cfg: Config) -> None:
 def validate_train(cfg: Config) -> None:
     _int_at_least("train.iters", cfg.train.iters, 1)
     _positive_finite("train.lr", cfg.train.lr)
-    _int_at_least("train.eval_episodes", cfg.train.eval_episodes, 0)
+    if cfg.train.eval_episodes is not None:
+        _int_at_least("train.eval_episodes", cfg.train.eval_episodes, 0)
     _int_at_least("train.reference_N", cfg.train.reference_N, 0)
     _int_at_least("train.reference_every", cfg.train.reference_every, 1)
     if cfg.train.reference_N == 1:

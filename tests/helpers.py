@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
+from typing import cast
+
 import pytest
 import torch
+from omegaconf import DictConfig, OmegaConf
 
+from pgexp.config import Config, TableInit
 from pgexp.envs import FiniteMDP, make_bandit, make_chain, make_garnet, make_toy_text
 from pgexp.policies import TabularSoftmax
 
@@ -26,27 +31,47 @@ def small_mdps() -> dict[str, FiniteMDP]:
 
 def random_policy(mdp: FiniteMDP, seed: int, scale: float = 1.0) -> TabularSoftmax:
     gen = torch.Generator().manual_seed(seed)
-    return TabularSoftmax(mdp.n_states, mdp.n_actions, mdp.n_policy_states, "normal", scale, gen)
+    return TabularSoftmax(
+        mdp.n_states, mdp.n_actions, mdp.n_policy_states, TableInit.normal, scale, gen
+    )
 
 
-def compose_raw(overrides: list[str], with_hydra: bool = False):  # -> omegaconf.DictConfig
+def compose_raw(overrides: list[str], with_hydra: bool = False) -> DictConfig:
     """The config ``pgexp`` would compose for these overrides, untyped (no Hydra run);
     ``with_hydra`` keeps the ``hydra`` node (sweeper params, run dirs)."""
     from hydra import compose as hydra_compose
+
+    _initialize_hydra()
+    return hydra_compose("config", overrides=overrides, return_hydra_config=with_hydra)
+
+
+@cache
+def _initialize_hydra() -> None:
+    """Point Hydra at ``conf/`` once per test process (composing is then 30% cheaper)."""
     from hydra import initialize_config_dir
 
     from pgexp.app import CONF_DIR, register_configs
 
     register_configs()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra_compose("config", overrides=overrides, return_hydra_config=with_hydra)
+    initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3").__enter__()
 
 
-def compose(overrides: list[str]):  # -> pgexp.config.Config
-    """The typed config ``pgexp`` would compose for these overrides (no Hydra run)."""
-    from omegaconf import OmegaConf
+@cache
+def _composed(choices: tuple[str, ...]) -> DictConfig:
+    return compose_raw(list(choices))
 
-    return OmegaConf.to_object(compose_raw(overrides))
+
+def compose(overrides: list[str]) -> Config:
+    """The typed config ``pgexp`` would compose for these overrides (no Hydra run).
+
+    Group choices (``env=bandit``, ``+experiment=x``) are composed by Hydra once per
+    combination; value overrides (``train.lr=3``) are then merged onto the typed config, which
+    checks their types as Hydra would.
+    """
+    choices = tuple(o for o in overrides if "." not in o.split("=")[0])
+    values = [o for o in overrides if o not in choices]
+    raw = OmegaConf.merge(_composed(choices), OmegaConf.from_dotlist(values))
+    return cast(Config, OmegaConf.to_object(raw))
 
 
 def quiet(overrides: list[str]) -> list[str]:

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from pgexp.config import Activation, Baseline, NetInit, Returns
 from pgexp.envs import make_env
 from pgexp.envs.batched import make_batched_env
 from pgexp.errors import ConfigError
 from pgexp.estimators import MinibatchGradient, flat_grad, weights
 from pgexp.metrics import read_metrics
 from pgexp.policies import CategoricalMLP, GaussianMLP
+from pgexp.records import Status
 from pgexp.rollout import BatchedEnvSampler
 from pgexp.run import run
 from tests.helpers import compose, quiet
@@ -21,7 +23,9 @@ from tests.helpers import compose, quiet
 
 def test_terminated_copies_earn_nothing_and_count_no_steps() -> None:
     env = make_batched_env("cartpole", horizon=200)
-    policy = CategoricalMLP(4, 2, [16], "tanh", "orthogonal", torch.Generator().manual_seed(0))
+    policy = CategoricalMLP(
+        4, 2, [16], Activation.tanh, NetInit.orthogonal, torch.Generator().manual_seed(0)
+    )
     sampler = BatchedEnvSampler(env, check_every=None)
     batch = sampler.sample(policy, 256, torch.Generator().manual_seed(1))
     assert batch.states.shape == (256, 200, 4) and batch.actions.shape == (256, 200)
@@ -35,7 +39,9 @@ def test_terminated_copies_earn_nothing_and_count_no_steps() -> None:
 
 def test_stopping_once_every_copy_ended_drops_only_dead_steps() -> None:
     env = make_batched_env("cartpole", horizon=500)
-    policy = CategoricalMLP(4, 2, [16], "tanh", "orthogonal", torch.Generator().manual_seed(0))
+    policy = CategoricalMLP(
+        4, 2, [16], Activation.tanh, NetInit.orthogonal, torch.Generator().manual_seed(0)
+    )
     full = BatchedEnvSampler(env, check_every=None).sample(
         policy, 64, torch.Generator().manual_seed(2)
     )
@@ -51,7 +57,9 @@ def test_stopping_once_every_copy_ended_drops_only_dead_steps() -> None:
 def test_gaussian_log_prob_is_the_normal_density() -> None:
     gen = torch.Generator().manual_seed(0)
     for state_dependent in (False, True):
-        policy = GaussianMLP(3, 2, [8], "tanh", "orthogonal", gen, state_dependent, -0.5)
+        policy = GaussianMLP(
+            3, 2, [8], Activation.tanh, NetInit.orthogonal, gen, state_dependent, -0.5
+        )
         obs = torch.randn((5, 3), dtype=torch.float64, generator=gen)
         actions = policy.sample(obs, gen)
         mean, log_std = policy.mean_log_std(obs)
@@ -61,7 +69,7 @@ def test_gaussian_log_prob_is_the_normal_density() -> None:
 
 def test_categorical_samples_follow_the_softmax() -> None:
     gen = torch.Generator().manual_seed(0)
-    policy = CategoricalMLP(4, 3, [8], "relu", "default", gen)
+    policy = CategoricalMLP(4, 3, [8], Activation.relu, NetInit.default, gen)
     obs = torch.randn((1, 4), dtype=torch.float64, generator=gen).expand(60_000, 4)
     freq = torch.bincount(policy.sample(obs, gen), minlength=3).double() / 60_000
     probs = policy.log_prob(obs[:3], torch.arange(3)).exp().detach()
@@ -91,6 +99,7 @@ def test_mismatched_groups_are_config_errors(
         run(compose(quiet(overrides)), tmp_path)
 
 
+@pytest.mark.slow
 def test_cartpole_return_rises_with_adam(tmp_path: Path) -> None:
     overrides = [
         "env=cartpole",
@@ -104,9 +113,9 @@ def test_cartpole_return_rises_with_adam(tmp_path: Path) -> None:
     ]
     summary = run(compose(quiet(overrides)), tmp_path)
     records = read_metrics(tmp_path / "metrics.jsonl")
-    assert summary["status"] == "ok" and summary["J_final"] is None
-    assert all(r["J"] is None and r["grad_rel_err"] is None for r in records)
-    first, last = records[0]["return_mean"], records[-1]["return_mean"]
+    assert summary.status is Status.ok and summary.J_final is None
+    assert all(r.J is None and r.grad_rel_err is None for r in records)
+    first, last = records[0].return_mean, records[-1].return_mean
     assert last > 1.5 * first  # about 20 steps at the start
 
 
@@ -122,13 +131,15 @@ def test_pendulum_gaussian_runs_and_logs_finite_returns(tmp_path: Path) -> None:
         "train.iters=3",
     ]
     run(compose(quiet(overrides)), tmp_path)
-    assert all(math.isfinite(r["return_mean"]) for r in read_metrics(tmp_path / "metrics.jsonl"))
+    assert all(math.isfinite(r.return_mean) for r in read_metrics(tmp_path / "metrics.jsonl"))
     assert make_env(compose(["env=pendulum"]).env).horizon == 200  # type: ignore[union-attr]
 
 
 def test_default_init_draws_torchs_distribution_from_the_generator() -> None:
     def make() -> CategoricalMLP:
-        return CategoricalMLP(4, 3, [8], "tanh", "default", torch.Generator().manual_seed(5))
+        return CategoricalMLP(
+            4, 3, [8], Activation.tanh, NetInit.default, torch.Generator().manual_seed(5)
+        )
 
     first = make()
     torch.manual_seed(123)  # the global RNG plays no part
@@ -141,15 +152,18 @@ def test_default_init_draws_torchs_distribution_from_the_generator() -> None:
 
 
 @pytest.mark.parametrize(
-    ("returns", "baseline"), [("total", "none"), ("reward_to_go", "leave_one_out")]
+    ("returns", "baseline"),
+    [(Returns.total, Baseline.none), (Returns.reward_to_go, Baseline.leave_one_out)],
 )
 def test_scoring_only_live_steps_gives_the_full_surrogates_gradient(
-    returns: str, baseline: str
+    returns: Returns, baseline: Baseline
 ) -> None:
     """The estimator drops dead steps before the backward pass; the gradient is that of the
     surrogate over every [N, T] step (dead ones have weight 0), to float64 rounding."""
     env = make_batched_env("cartpole", horizon=100)
-    policy = CategoricalMLP(4, 2, [16], "tanh", "orthogonal", torch.Generator().manual_seed(0))
+    policy = CategoricalMLP(
+        4, 2, [16], Activation.tanh, NetInit.orthogonal, torch.Generator().manual_seed(0)
+    )
     sampler = BatchedEnvSampler(env, check_every=None)
     batch = sampler.sample(policy, 128, torch.Generator().manual_seed(3))
     assert not batch.alive.all()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from itertools import pairwise
@@ -10,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pgexp.metrics import read_metrics
-from tests.wandb_records import read_records, run_file
+from pgexp.metrics import read_metrics, read_summary
+from pgexp.records import Status
+from pgexp.wandb_offline import RunFileContents
 
 PGEXP = str(Path(sys.executable).with_name("pgexp"))
 
@@ -30,6 +30,7 @@ def test_help_works_from_any_directory(tmp_path: Path) -> None:
     assert "policy: gaussian, linear_softmax, mlp, tabular_softmax" in out.stdout
 
 
+@pytest.mark.slow
 def test_the_readme_run_writes_a_complete_run_directory(tmp_path: Path) -> None:
     out = pgexp(
         tmp_path, "env=frozenlake4x4", "estimator=exact", "train.lr=1.0", "train.iters=100",
@@ -38,9 +39,10 @@ def test_the_readme_run_writes_a_complete_run_directory(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     run = tmp_path / "run"
     assert (run / ".hydra" / "config.yaml").is_file()
-    J = [r["J"] for r in read_metrics(run / "metrics.jsonl")]
-    assert len(J) == 100 and all(b > a for a, b in pairwise(J))
-    assert json.loads((run / "summary.json").read_text())["status"] == "ok"
+    J = [r.J for r in read_metrics(run / "metrics.jsonl")]
+    assert len(J) == 100 and all(b > a for a, b in pairwise(J))  # type: ignore[operator]
+    assert read_summary(run / "summary.json").status is Status.ok
+    assert "pgexp: ok after 100 iterations" in out.stderr and str(run) in out.stderr
 
 
 BAD_INPUT = [
@@ -48,11 +50,11 @@ BAD_INPUT = [
     (["train.lr=0"], "train.lr must be a finite number > 0 (got 0.0)"),
     (["env.horizon=-3"], "env.horizon must be an integer >= 1 (got -3)"),
     (["env=bandit", "env.rewards=[]"], "env.rewards must be a non-empty list (got [])"),
-    (["env=atari"], "Could not find 'env/atari'"),
     (["env=taxi", "env.id=CartPole-v1"], "env.id must name a finite MDP with a transition table"),
     (["env.id=Nope-v0"], "env.id must be a registered gymnasium id"),
+    (["env.kwargs.map_name=9x9"], "env.kwargs do not fit FrozenLake-v1"),
     (["estimator.method=enumerate"], "estimator.method=enumerate would sum over"),
-    (["estimator.method=guess"], "Invalid value 'guess', expected one of [dp, enumerate]"),
+    (["hardware=gpu"], "hardware.device is cuda but no CUDA GPU is visible"),
 ]
 
 
@@ -63,47 +65,91 @@ BAD_INPUT = [
         *(pytest.param(*b, marks=pytest.mark.slow) for b in BAD_INPUT[1:]),
     ],
 )
-def test_bad_input_is_one_clear_line_and_a_nonzero_exit(
+def test_a_bad_value_is_one_line_a_nonzero_exit_and_no_run_directory(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    if "hardware=gpu" in args and _cuda():
+        pytest.skip("a GPU is present")
+    run = tmp_path / "outputs" / "day" / "time"
+    out = pgexp(tmp_path, *args, "logger=none", f"hydra.run.dir={run}")
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 1
+    assert len(lines) == 1 and lines[0].startswith(f"pgexp: error: {message}"), out.stderr
+    assert not (tmp_path / "outputs" / "day").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["env=atari"], "Could not find 'env/atari'"),
+        (["estimator.method=guess"], "Invalid value 'guess', expected one of [dp, enumerate]"),
+        (["policy=mlp", "policy.init_scale=99"], "Key 'init_scale' not in 'MLPPolicyConfig'"),
+    ],
+)
+def test_hydra_rejects_unknown_options_and_keys_before_any_output(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
     out = pgexp(tmp_path, *args, "logger=none", f"hydra.run.dir={tmp_path / 'run'}")
-    assert out.returncode != 0
-    assert message in out.stderr
-    assert "Traceback" not in out.stderr
-    assert not (tmp_path / "run" / "metrics.jsonl").exists()
+    assert out.returncode == 1 and message in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "run").exists()
 
 
-def assert_sweep(sweep: Path, jobs: int, history: int) -> None:
-    """Each job directory holds the contract files and an offline W&B run; one group for all."""
-    groups = set()
-    for job in range(jobs):
-        run_dir = sweep / str(job)
-        assert (run_dir / ".hydra" / "config.yaml").is_file()
-        assert len(read_metrics(run_dir / "metrics.jsonl")) == history
-        assert json.loads((run_dir / "summary.json").read_text())["status"] == "ok"
-        records = list(read_records(run_file(run_dir)))
-        groups |= {r.run.run_group for r in records if r.HasField("run")}
-        assert sum(r.HasField("history") for r in records) == history
-    assert not (sweep / str(jobs)).exists()
-    assert len(groups) == 1 and groups != {""}
+@pytest.mark.slow
+def test_a_bad_value_in_a_sweep_names_the_job_and_the_other_jobs_run(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    out = pgexp(
+        tmp_path, "-m", "env=bandit", "estimator=minibatch", "estimator.N=0,4", "train.iters=2",
+        "logger=none", "train.progress=false", f"hydra.sweep.dir={sweep}",
+    )  # fmt: skip
+    assert out.returncode == 1
+    job = "['env=bandit', 'estimator=minibatch', 'estimator.N=0'"
+    assert f"Error executing job with overrides: {job}" in out.stderr
+    assert "pgexp: error: estimator.N must be an integer >= 1 (got 0)" in out.stderr
+    assert not (sweep / "0").exists()
+    assert read_summary(sweep / "1" / "summary.json").status is Status.ok
 
 
 @pytest.mark.slow
 def test_multirun_over_n_and_lr_with_the_basic_launcher(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
     out = pgexp(
         tmp_path, "-m", "estimator=minibatch", "estimator.N=1,10", "train.lr=0.1,1.0", "seed=0",
-        "train.iters=5", "train.eval_episodes=10", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        "train.iters=5", "logger=none", "train.progress=false", f"hydra.sweep.dir={sweep}",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert_sweep(tmp_path / "sweep", jobs=4, history=5)
+    for job in range(4):
+        assert len(read_metrics(sweep / str(job) / "metrics.jsonl")) == 5
+        assert read_summary(sweep / str(job) / "summary.json").status is Status.ok
+    assert not (sweep / "4").exists()
 
 
 @pytest.mark.slow
-def test_multirun_with_the_joblib_launcher(tmp_path: Path) -> None:
+def test_joblib_multirun_writes_one_offline_wandb_run_per_job_in_one_group(tmp_path: Path) -> None:
+    """The one test of the real W&B (offline, three joblib workers). pgexp's local files must be
+    complete; wandb-core's own file may lag, which pgexp detects and reports (then: skip)."""
+    sweep = tmp_path / "sweep"
     out = pgexp(
         tmp_path, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "estimator=minibatch",
-        "estimator.N=10", "seed=0,1,2", "train.iters=4", "train.eval_episodes=10",
-        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        "estimator.N=10", "seed=0,1,2", "train.iters=4", "train.progress=false",
+        f"hydra.sweep.dir={sweep}",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert_sweep(tmp_path / "sweep", jobs=3, history=4)
+    groups = set()
+    for job in range(3):
+        run_dir = sweep / str(job)
+        assert len(read_metrics(run_dir / "metrics.jsonl")) == 4
+        assert read_summary(run_dir / "summary.json").status is Status.ok
+        (run_file,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+        held = RunFileContents.of(run_file)
+        if "holds" in out.stderr and held.history < 4:
+            pytest.skip(f"wandb-core left an incomplete run file, as pgexp warned: {out.stderr}")
+        assert held.has_run and held.history == 4 and held.summaries >= 1
+        groups.add(held.group)
+    assert len(groups) == 1 and groups != {""}
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

@@ -43,5 +43,5 @@ def test_compiled_run_matches_eager(tmp_path: Path) -> None:
     eager = read_metrics(tmp_path / "false" / "metrics.jsonl")
     compiled = read_metrics(tmp_path / "true" / "metrics.jsonl")
     for a, b in zip(eager, compiled, strict=True):
-        assert a["return_mean"] == b["return_mean"] and a["env_steps"] == b["env_steps"]
-        assert b["grad_norm"] == pytest.approx(a["grad_norm"], rel=1e-9)
+        assert a.return_mean == b.return_mean and a.env_steps == b.env_steps
+        assert b.grad_norm == pytest.approx(a.grad_norm, rel=1e-9)

@@ -9,7 +9,7 @@ from pgexp.app import CONF_DIR
 from pgexp.config import Config, ExactMethod, MinibatchEstimatorConfig
 from pgexp.errors import ConfigError
 from pgexp.validation import validate
-from tests.helpers import compose
+from tests.helpers import compose, compose_raw
 
 GROUPS = ("env", "policy", "estimator", "hardware", "logger")
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
@@ -51,7 +51,6 @@ def test_defaults_are_the_seed_algorithms() -> None:
         (["env=bandit", "env.rewards=[]"], "env.rewards"),
         (["env=garnet", "env.branching=50"], "env.branching"),
         (["env=chain", "env.slip=2"], "env.slip"),
-        (["policy.init=ones"], "policy.init"),
     ],
 )
 def test_bad_values_name_their_key(overrides: list[str], key: str) -> None:
@@ -67,11 +66,14 @@ def test_bad_values_name_their_key(overrides: list[str], key: str) -> None:
         (["estimator=minibatch", "estimator.N=many"], "estimator.N"),
         (["hardware.device=tpu"], "expected one of [cpu, cuda, auto]"),
         (["env.nope=1"], "Key 'nope' not in 'ToyTextEnvConfig'"),
+        (["policy.init=ones"], "expected one of [zeros, normal]"),
+        (["policy=mlp", "policy.init_scale=9"], "Key 'init_scale' not in 'MLPPolicyConfig'"),
+        (["policy=mlp", "policy.activation=gelu"], "expected one of [tanh, relu]"),
     ],
 )
 def test_hydra_rejects_wrong_types_and_unknown_keys(overrides: list[str], message: str) -> None:
     with pytest.raises(ConfigCompositionException) as err:
-        compose(overrides)
+        compose_raw(overrides)
     assert message in f"{err.value} {err.value.__cause__}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from pgexp.config import ExactMethod
 from pgexp.envs import FiniteMDP, make_toy_text
 from pgexp.estimators import ExactGradient, TrajectoryLimitError, dp_objective, enumerate_objective
 from pgexp.policies import LinearSoftmax
@@ -19,8 +20,8 @@ SMALL = small_mdps()
 def test_dp_and_enumeration_agree_to_1e_10(name: str, seed: int) -> None:
     mdp = SMALL[name]
     policy = random_policy(mdp, seed, scale=2.0)
-    dp = ExactGradient(mdp, "dp").estimate(policy)
-    en = ExactGradient(mdp, "enumerate", max_trajectories=10**7).estimate(policy)
+    dp = ExactGradient(mdp, ExactMethod.dp).estimate(policy)
+    en = ExactGradient(mdp, ExactMethod.enumerate, max_trajectories=10**7).estimate(policy)
     assert en.objective == pytest.approx(dp.objective, rel=1e-10, abs=1e-10)
     torch.testing.assert_close(
         en.grad, dp.grad, rtol=0, atol=1e-10 * max(1.0, float(dp.grad.abs().max()))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pgexp.records import Status
 from pgexp.run import run
 from tests.helpers import compose, compose_raw, quiet
 
@@ -17,8 +18,8 @@ def test_cartpole_experiment_balances_the_pole(tmp_path: Path) -> None:
     cfg = compose([*quiet(["+experiment=cartpole", "train.iters=40"]),
                    "train.eval_episodes=100"])  # fmt: skip
     summary = run(cfg, tmp_path)
-    assert summary["status"] == "ok"
-    assert summary["return_final"] >= 475
+    assert summary.status is Status.ok
+    assert summary.return_final >= 475
 
 
 EXPERIMENTS = sorted(
@@ -26,6 +27,7 @@ EXPERIMENTS = sorted(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiment_composes_with_each_swept_value(name: str) -> None:
     """The experiment composes and validates, and so does each value of each swept key (a key

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from pgexp.config import Activation, NetInit
 from pgexp.envs.batched import TORCH_ENVS, make_batched_env
 from pgexp.policies import CategoricalMLP, GaussianMLP, Policy
 from pgexp.rollout import BatchedEnvSampler
@@ -21,8 +22,8 @@ def policy_for(name: str) -> Policy:
     _, n_actions, action_dim = TORCH_ENVS[name]
     obs_dim = TORCH_ENVS[name][0].obs_dim
     if n_actions is None:
-        return GaussianMLP(obs_dim, action_dim, [32], "tanh", "orthogonal", gen)
-    return CategoricalMLP(obs_dim, n_actions, [32], "tanh", "orthogonal", gen)
+        return GaussianMLP(obs_dim, action_dim, [32], Activation.tanh, NetInit.orthogonal, gen)
+    return CategoricalMLP(obs_dim, n_actions, [32], Activation.tanh, NetInit.orthogonal, gen)
 
 
 @pytest.mark.parametrize("name", sorted(TORCH_ENVS))

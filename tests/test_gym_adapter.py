@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from pgexp.config import Activation, NetInit
 from pgexp.envs import GymVectorEnv, make_env
 from pgexp.envs.batched import make_batched_env
 from pgexp.errors import ConfigError
 from pgexp.metrics import read_metrics
 from pgexp.policies import CategoricalMLP
+from pgexp.records import Status
 from pgexp.rollout import BatchedEnvSampler, GymSampler
 from pgexp.run import run
 from tests.helpers import compose, quiet
@@ -21,7 +23,9 @@ from tests.helpers import compose, quiet
 
 def cartpole_policy() -> CategoricalMLP:
     """A random-init MLP whose CartPole episodes last about 10-60 steps."""
-    return CategoricalMLP(4, 2, [16], "tanh", "default", torch.Generator().manual_seed(0)).double()
+    return CategoricalMLP(
+        4, 2, [16], Activation.tanh, NetInit.default, torch.Generator().manual_seed(0)
+    ).double()
 
 
 def test_cartpole_masks_rewards_and_lengths() -> None:
@@ -39,6 +43,7 @@ def test_cartpole_masks_rewards_and_lengths() -> None:
     assert (batch.states[:, 0].abs() <= 0.05).all()
 
 
+@pytest.mark.slow
 def test_episode_lengths_match_the_torch_cartpole() -> None:
     """Same policy, two independent implementations: the mean episode lengths agree."""
     n = 2000
@@ -89,13 +94,13 @@ def test_runs_through_the_cli_config(
     cfg = compose(quiet(overrides))
     summary = run(cfg, tmp_path)
     records = read_metrics(tmp_path / "metrics.jsonl")
-    assert summary["status"] == "ok" and len(records) == 2
+    assert summary.status is Status.ok and len(records) == 2
     assert cfg.env.name == env_id
-    assert 0 < summary["env_steps"] <= 2 * 4 * horizon
+    assert 0 < summary.env_steps <= 2 * 4 * horizon
     if env_id in ("MountainCar-v0", "Pendulum-v1"):  # neither ends before its TimeLimit
-        assert summary["env_steps"] == 2 * 4 * horizon
+        assert summary.env_steps == 2 * 4 * horizon
     if env_id == "MountainCar-v0":  # -1 per step, and a random policy never reaches the flag
-        assert all(r["return_mean"] == -200 for r in records)
+        assert all(r.return_mean == -200 for r in records)
 
 
 @pytest.mark.parametrize(

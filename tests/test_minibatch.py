@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 
+from pgexp.config import Baseline, Returns
 from pgexp.envs import make_toy_text
 from pgexp.estimators import ExactGradient, MinibatchGradient, dp_objective
 from pgexp.rollout import Sampler
@@ -13,7 +16,7 @@ from tests.helpers import random_policy, small_mdps
 MDP = small_mdps()["chain_T6_discounted"]
 
 
-def estimates(mdp, policy, n: int, repeats: int, seed: int, **options: str) -> torch.Tensor:
+def estimates(mdp, policy, n: int, repeats: int, seed: int, **options: Any) -> torch.Tensor:
     """[repeats, P] independent mini-batch estimates of N trajectories each."""
     est = MinibatchGradient(Sampler(mdp), n, torch.Generator().manual_seed(seed), **options)
     return torch.stack([est.estimate(policy).grad for _ in range(repeats)])
@@ -29,27 +32,29 @@ def z_scores(samples: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     "options",
     [
         {},
-        {"returns": "reward_to_go"},
-        {"baseline": "leave_one_out"},
-        {"returns": "reward_to_go", "baseline": "leave_one_out"},
+        pytest.param({"returns": Returns.reward_to_go}, marks=pytest.mark.slow),
+        pytest.param({"baseline": Baseline.leave_one_out}, marks=pytest.mark.slow),
+        {"returns": Returns.reward_to_go, "baseline": Baseline.leave_one_out},
     ],
 )
-def test_estimates_are_unbiased(options: dict[str, str]) -> None:
+def test_estimates_are_unbiased(options: dict[str, Any]) -> None:
     policy = random_policy(MDP, seed=0)
     exact = ExactGradient(MDP).estimate(policy).grad
     z = z_scores(estimates(MDP, policy, n=4, repeats=1000, seed=1, **options), exact)
     assert z.abs().max() < 4.5, z  # 12 coordinates; 4.5σ keeps false alarms below 1e-4
 
 
+@pytest.mark.slow
 def test_the_unbiasedness_check_detects_a_biased_estimator() -> None:
     """The batch-mean baseline at N=2 estimates (1 − 1/N)·∇J = ∇J/2: the same check must fail."""
     policy = random_policy(MDP, seed=0)
     exact = ExactGradient(MDP).estimate(policy).grad
-    samples = estimates(MDP, policy, n=2, repeats=1000, seed=1, baseline="mean")
+    samples = estimates(MDP, policy, n=2, repeats=1000, seed=1, baseline=Baseline.mean)
     assert z_scores(samples, exact).abs().max() > 8
     assert z_scores(samples, exact / 2).abs().max() < 4.5
 
 
+@pytest.mark.slow
 def test_squared_error_falls_like_one_over_n() -> None:
     policy = random_policy(MDP, seed=2)
     exact = ExactGradient(MDP).estimate(policy).grad

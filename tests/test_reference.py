@@ -31,18 +31,18 @@ def test_estimated_reference_agrees_with_the_exact_one(tmp_path: Path) -> None:
     estimated_overrides = [*CHAIN_RUN, "train.exact_metrics=false", "train.reference_N=40000",
                            "train.reference_every=1"]  # fmt: skip
     estimated = run(compose(quiet(estimated_overrides)), tmp_path / "estimated")
-    assert (exact["grad_reference"], estimated["grad_reference"]) == ("exact", "estimate (N=40000)")
+    assert (exact.grad_reference, estimated.grad_reference) == ("exact", "estimate (N=40000)")
     for a, b in zip(
         read_metrics(tmp_path / "exact" / "metrics.jsonl"),
         read_metrics(tmp_path / "estimated" / "metrics.jsonl"),
         strict=True,
     ):
         # the reference draws from its own stream: training is bit for bit the same
-        assert a["grad_norm"] == b["grad_norm"] and a["return_mean"] == b["return_mean"]
-        assert b["J"] is None
-        err_a, err_b = a["grad_rel_err"], b["grad_rel_err"]
+        assert a.grad_norm == b.grad_norm and a.return_mean == b.return_mean
+        assert b.J is None
+        err_a, err_b = a.grad_rel_err, b.grad_rel_err
         assert abs(err_b - err_a) <= eps * (1 + err_a) / (1 - eps)
-        assert abs(b["grad_cos"] - a["grad_cos"]) <= eps / (1 - eps)
+        assert abs(b.grad_cos - a.grad_cos) <= eps / (1 - eps)
 
 
 def test_reference_every_leaves_the_other_iterations_empty(tmp_path: Path) -> None:
@@ -60,10 +60,10 @@ def test_reference_every_leaves_the_other_iterations_empty(tmp_path: Path) -> No
     ]
     run(compose(quiet(overrides)), tmp_path)
     records = read_metrics(tmp_path / "metrics.jsonl")
-    measured = [r["iter"] for r in records if r["grad_cos"] is not None]
+    measured = [r.iter for r in records if r.grad_cos is not None]
     assert measured == [1, 3, 5]
     # the reference's rollouts are diagnostics: env_steps counts training steps only
-    assert records[-1]["trajectories"] == 5 * 8
+    assert records[-1].trajectories == 5 * 8
 
 
 @pytest.mark.parametrize(

@@ -3,36 +3,28 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import stats
+from omegaconf import OmegaConf
 
 from pgexp.report.cli import report
 from pgexp.report.runs import collect, group_runs, parse_overrides, swept_keys
-from pgexp.report.stats import bootstrap_ci, loglog_slope
-
-PGEXP = str(Path(sys.executable).with_name("pgexp"))
-
-
-def test_bootstrap_interval_matches_scipy() -> None:
-    x = np.random.default_rng(0).exponential(size=25)
-    low, high = bootstrap_ci(x)
-    ref = stats.bootstrap((x,), np.mean, method="percentile", n_resamples=10_000, random_state=1)
-    width = high - low
-    assert low == pytest.approx(ref.confidence_interval.low, abs=0.05 * width)
-    assert high == pytest.approx(ref.confidence_interval.high, abs=0.05 * width)
+from pgexp.report.stats import loglog_slope, t_interval
+from pgexp.run import run
+from tests.helpers import compose_raw, quiet
 
 
-def test_bootstrap_interval_of_many_normals_is_the_normal_interval() -> None:
-    x = np.random.default_rng(1).normal(3.0, 2.0, size=400)
-    low, high = bootstrap_ci(x)
-    half = 1.959964 * x.std() / np.sqrt(x.size)
-    assert (low, high) == pytest.approx((x.mean() - half, x.mean() + half), abs=0.05 * half)
-    assert bootstrap_ci([0.7]) == (0.7, 0.7)
+def test_t_interval_is_the_closed_form_and_covers_95_percent_at_three_seeds() -> None:
+    low, high = t_interval([1.0, 2.0, 3.0])  # mean 2, s = 1
+    t = 0.95 / np.sqrt(2 * 0.975 * 0.025)  # the 0.975 quantile of Student's t, 2 d.o.f.
+    half = t / np.sqrt(3)
+    assert (low, high) == pytest.approx((2 - half, 2 + half), rel=1e-12)
+    x = np.random.default_rng(0).normal(5.0, 2.0, size=(4000, 3))
+    covered = [lo <= 5.0 <= hi for lo, hi in map(t_interval, x)]  # type: ignore[misc]
+    assert abs(np.mean(covered) - 0.95) < 4 * np.sqrt(0.95 * 0.05 / 4000)
+    assert t_interval([0.7]) is None
 
 
 def test_loglog_slope_recovers_a_power_law() -> None:
@@ -51,24 +43,30 @@ def test_overrides_parse_into_keys() -> None:
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real 2 N × 3 seeds multirun, with three of its jobs then broken as crashes would."""
+    """A sweep of N = 4 (3 seeds) and N = 16 (4 seeds) laid out as Hydra's basic launcher does
+    (jobs run in-process, with the ``.hydra/`` files Hydra writes), then three N = 16 jobs
+    broken as crashes would."""
     root = tmp_path_factory.mktemp("sweep")
-    out = subprocess.run(
-        [PGEXP, "-m", "estimator=minibatch", "estimator.N=4,16", "seed=0,1,2", "train.iters=4",
-         "logger=none", "train.eval_episodes=10", "train.progress=false",
-         f"hydra.sweep.dir={root}"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
+    jobs = [(4, s) for s in range(3)] + [(16, s) for s in range(4)]
+    for job, (n, seed) in enumerate(jobs):
+        overrides = ["estimator=minibatch", f"estimator.N={n}", f"seed={seed}"]
+        raw = compose_raw([*quiet(overrides), "train.iters=4", "train.eval_episodes=10"])
+        job_dir = root / str(job)
+        run(OmegaConf.to_object(raw), job_dir, overrides=overrides)  # type: ignore[arg-type]
+        (job_dir / ".hydra").mkdir()
+        OmegaConf.save(raw, job_dir / ".hydra" / "config.yaml")
+        OmegaConf.save(OmegaConf.create(overrides), job_dir / ".hydra" / "overrides.yaml")
     (root / "5" / "summary.json").unlink()  # still running, or killed
     summary = json.loads((root / "4" / "summary.json").read_text())
     (root / "4" / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
+    (root / "6" / "summary.json").unlink()  # failed before its first iteration
+    (root / "6" / "metrics.jsonl").unlink()
     return root
 
 
 def test_report_groups_by_swept_keys_and_skips_broken_jobs(sweep: Path) -> None:
     coll = collect([sweep])
-    assert sorted(p.name for p, _ in coll.skipped) == ["4", "5"]
+    assert sorted(p.name for p, _ in coll.skipped) == ["4", "5", "6"]
     assert swept_keys(coll.runs) == ["estimator.N"]
     groups = group_runs(coll.runs, ["estimator.N"])
     assert {k: len(v) for k, v in groups.items()} == {("4",): 3, ("16",): 1}
@@ -78,11 +76,14 @@ def test_report_groups_by_swept_keys_and_skips_broken_jobs(sweep: Path) -> None:
 def test_report_writes_table_plots_and_provenance(sweep: Path, tmp_path: Path) -> None:
     lines = report([sweep], tmp_path)
     csv_rows = (tmp_path / "table.csv").read_text().splitlines()
-    assert csv_rows[0].startswith("estimator.N,seeds,J_final,J_final_ci_low,J_final_ci_high")
+    assert csv_rows[0].startswith("estimator.N,n,J_final,J_final_ci_low,J_final_ci_high")
     assert [r.split(",")[:2] for r in csv_rows[1:]] == [["4", "3"], ["16", "1"]]
+    assert csv_rows[2].split(",")[3:5] == ["", ""]  # no interval from one seed
     for png in ["curves_vs_iter", "curves_vs_env_steps", "curves_vs_time", "grad_error_vs_N"]:
         assert (tmp_path / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
     text = "\n".join(lines)
     assert "Gradient error vs N against the exact gradient: fitted slope" in text
-    assert "status 'interrupted'" in text and "no summary.json" in text
+    assert "status 'interrupted'" in text
+    assert "5: no summary.json: still running, or killed after 4 iterations" in text
+    assert "6: no metrics.jsonl nor summary.json: it failed before its first iteration" in text
     assert "pgexp estimator=minibatch estimator.N=4 seed=0" in text

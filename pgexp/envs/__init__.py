@@ -10,7 +10,6 @@ from pgexp.config import (
     GymEnvConfig,
     TorchEnvConfig,
     ToyTextEnvConfig,
-    choice,
 )
 from pgexp.envs.batched import TORCH_ENVS, BatchedEnv, make_batched_env
 from pgexp.envs.finite_mdp import FiniteMDP, from_entries
@@ -44,7 +43,7 @@ def make_env(cfg: EnvConfig) -> FiniteMDP | ObservationEnv:
     gamma = cfg.discount
     if isinstance(cfg, GymEnvConfig):
         return GymVectorEnv(cfg.id, dict(cfg.kwargs), cfg.horizon, gamma,
-                            choice(cfg.vectorization), cfg.num_envs, cfg.name)  # fmt: skip
+                            cfg.vectorization.value, cfg.num_envs, cfg.name)  # fmt: skip
     if cfg.horizon is None:
         raise ConfigError("env.horizon", "must be an integer >= 1 (got None)")
     T = cfg.horizon

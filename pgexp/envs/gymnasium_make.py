@@ -13,13 +13,20 @@ def make_gymnasium(env_id: str, kwargs: dict[str, Any]) -> gym.Env:
     """``gymnasium.make(env_id, **kwargs)``.
 
     Raises:
-        ConfigError: naming ``env.id`` (unknown id) or ``env.kwargs`` (arguments it rejects).
+        ConfigError: naming ``env.id`` (unknown id, or a missing optional dependency such as
+            Box2D) or ``env.kwargs`` (arguments it rejects).
     """
     try:
         return gym.make(env_id, **kwargs)
+    except gym.error.DependencyNotInstalled as err:
+        raise ConfigError(
+            "env.id", f"{env_id!r} is registered but needs a package that is not installed: {err}"
+        ) from None
     except gym.error.Error as err:
         raise ConfigError(
             "env.id", f"must be a registered gymnasium id (got {env_id!r}): {err}"
         ) from None
-    except TypeError as err:
-        raise ConfigError("env.kwargs", f"do not fit {env_id} (got {kwargs}): {err}") from None
+    except (TypeError, KeyError, ValueError) as err:
+        raise ConfigError(
+            "env.kwargs", f"do not fit {env_id} (got {kwargs}): {type(err).__name__} {err}"
+        ) from None

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from pgexp.config import EstimatorConfig, ExactEstimatorConfig, MinibatchEstimatorConfig, choice
+from pgexp.config import (
+    EstimatorConfig,
+    ExactEstimatorConfig,
+    ExactMethod,
+    MinibatchEstimatorConfig,
+)
 from pgexp.envs import FiniteMDP, ObservationEnv
 from pgexp.errors import ConfigError
 from pgexp.estimators.base import GradientEstimate, GradientEstimator, flat_grad
@@ -45,8 +50,7 @@ def make_estimator(
                 "use estimator=minibatch",
             )
         mdp = env
-        method = choice(cfg.method)
-        if method == "enumerate":
+        if cfg.method is ExactMethod.enumerate:
             n = count_trajectories(mdp)
             if n > cfg.max_trajectories:
                 raise ConfigError(
@@ -55,9 +59,8 @@ def make_estimator(
                     f"estimator.max_trajectories={cfg.max_trajectories}: use estimator.method=dp, "
                     "a shorter env.horizon or a larger estimator.max_trajectories",
                 )
-        return ExactGradient(mdp, method, cfg.max_trajectories)
+        return ExactGradient(mdp, cfg.method, cfg.max_trajectories)
     if isinstance(cfg, MinibatchEstimatorConfig):
-        returns = choice(cfg.returns)
-        baseline = choice(cfg.baseline)
-        return MinibatchGradient(make_sampler(env), cfg.N, generator, returns, baseline)
+        sampler = make_sampler(env)
+        return MinibatchGradient(sampler, cfg.N, generator, cfg.returns, cfg.baseline)
     raise ConfigError("estimator", f"has an unknown schema {type(cfg).__name__}")

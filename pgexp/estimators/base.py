@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import torch
+from torch.nn.utils import parameters_to_vector
 
 from pgexp.policies import Policy
 
@@ -39,10 +40,5 @@ class GradientEstimator(Protocol):
 def flat_grad(scalar: torch.Tensor, params: Iterable[torch.Tensor]) -> torch.Tensor:
     """[P] gradient of ``scalar`` with respect to ``params``, concatenated (zeros where unused)."""
     params = list(params)
-    grads = torch.autograd.grad(scalar, params, allow_unused=True)
-    return torch.cat(
-        [
-            (torch.zeros_like(p) if g is None else g).reshape(-1)
-            for p, g in zip(params, grads, strict=True)
-        ]
-    )
+    grads = torch.autograd.grad(scalar, params, allow_unused=True, materialize_grads=True)
+    return parameters_to_vector(grads)

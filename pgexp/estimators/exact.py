@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from pgexp.config import ExactMethod
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.estimators.base import GradientEstimate, flat_grad
 from pgexp.policies import Policy, TablePolicy
@@ -109,17 +110,23 @@ def enumerate_objective(
 class ExactGradient:
     """∇J(θ) computed exactly, by ``dp`` or ``enumerate``."""
 
-    def __init__(self, mdp: FiniteMDP, method: str = "dp", max_trajectories: int = 1_000_000):
+    def __init__(
+        self,
+        mdp: FiniteMDP,
+        method: ExactMethod = ExactMethod.dp,
+        max_trajectories: int = 1_000_000,
+    ) -> None:
         self.mdp, self.method, self.max_trajectories = mdp, method, max_trajectories
 
     def estimate(self, policy: Policy) -> GradientEstimate:
         if not isinstance(policy, TablePolicy):
             raise TypeError(f"exact gradients need a table policy, got {type(policy).__name__}")
         params = list(policy.parameters())
-        if self.method == "dp":
-            J = dp_objective(self.mdp, policy)
-            grad = flat_grad(J, params)
-        else:
-            J, surrogate = enumerate_objective(self.mdp, policy, self.max_trajectories)
-            grad = flat_grad(surrogate, params)
+        match self.method:
+            case ExactMethod.dp:
+                J = dp_objective(self.mdp, policy)
+                grad = flat_grad(J, params)
+            case ExactMethod.enumerate:
+                J, surrogate = enumerate_objective(self.mdp, policy, self.max_trajectories)
+                grad = flat_grad(surrogate, params)
         return GradientEstimate(grad=grad.detach(), objective=float(J.detach()))

@@ -4,27 +4,34 @@ from __future__ import annotations
 
 import torch
 
+from pgexp.config import Baseline, Returns
 from pgexp.estimators.base import GradientEstimate, flat_grad
 from pgexp.policies import Policy
 from pgexp.rollout import Trajectories, TrajectorySampler
 
 
-def weights(batch: Trajectories, discount: float, returns: str, baseline: str) -> torch.Tensor:
+def weights(
+    batch: Trajectories, discount: float, returns: Returns, baseline: Baseline
+) -> torch.Tensor:
     """[N, T] the factor of ∇log π(a_t|s_t) for each sampled step.
 
     ``returns=total`` uses R(τ) at every t (the seed formula); ``reward_to_go`` uses the return
     from t on. ``baseline`` subtracts, per t, the batch mean (``mean``, slightly biased) or the mean
     of the other N-1 trajectories (``leave_one_out``, unbiased).
     """
-    if returns == "total":
-        w = batch.returns(discount)[:, None].expand(-1, batch.rewards.shape[1])
-    else:
-        w = batch.rewards_to_go(discount)
-    if baseline == "mean":
-        w = w - w.mean(0, keepdim=True)
-    elif baseline == "leave_one_out":
-        n = w.shape[0]
-        w = (w - w.mean(0, keepdim=True)) * (n / (n - 1))
+    match returns:
+        case Returns.total:
+            w = batch.returns(discount)[:, None].expand(-1, batch.rewards.shape[1])
+        case Returns.reward_to_go:
+            w = batch.rewards_to_go(discount)
+    match baseline:
+        case Baseline.none:
+            pass
+        case Baseline.mean:
+            w = w - w.mean(0, keepdim=True)
+        case Baseline.leave_one_out:
+            n = w.shape[0]
+            w = (w - w.mean(0, keepdim=True)) * (n / (n - 1))
     return w * batch.alive
 
 
@@ -36,8 +43,8 @@ class MinibatchGradient:
         sampler: TrajectorySampler,
         n: int,
         generator: torch.Generator,
-        returns: str = "total",
-        baseline: str = "none",
+        returns: Returns = Returns.total,
+        baseline: Baseline = Baseline.none,
     ) -> None:
         self.sampler, self.n, self.generator = sampler, n, generator
         self.returns, self.baseline = returns, baseline

@@ -8,42 +8,42 @@ from itertools import pairwise
 
 import torch
 from torch import nn
+from torch.distributions import Normal
 
+from pgexp.config import Activation, NetInit
 from pgexp.policies.base import Policy, sample_categorical
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
-
-
-def orthogonal(fan_out: int, fan_in: int, generator: torch.Generator) -> torch.Tensor:
-    """[fan_out, fan_in] float64 matrix with orthonormal rows or columns (whichever fit)."""
-    tall = fan_out >= fan_in
-    shape = (fan_out, fan_in) if tall else (fan_in, fan_out)
-    q, r = torch.linalg.qr(torch.randn(shape, dtype=torch.float64, generator=generator))
-    q = q * torch.sign(torch.diagonal(r))
-    return q if tall else q.T
+ACTIVATIONS: dict[Activation, type[nn.Module]] = {
+    Activation.tanh: nn.Tanh,
+    Activation.relu: nn.ReLU,
+}
 
 
 def mlp(
-    sizes: Sequence[int], activation: str, init: str, out_gain: float, generator: torch.Generator
+    sizes: Sequence[int],
+    activation: Activation,
+    init: NetInit,
+    out_gain: float,
+    generator: torch.Generator,
 ) -> nn.Sequential:
     """float64 linear layers of ``sizes`` with ``activation`` between them.
 
-    ``init=orthogonal`` draws orthogonal weights (gain √2 inside, ``out_gain`` on the last layer)
-    and zero biases; ``init=default`` draws torch's default ``nn.Linear`` distribution (weights
-    and biases U(±1/√fan_in)). Both draw from ``generator`` only.
+    ``init=orthogonal`` draws orthogonal weights (``torch.nn.init.orthogonal_``; gain √2 inside,
+    ``out_gain`` on the last layer) and zero biases; ``init=default`` draws torch's default
+    ``nn.Linear`` distribution (weights and biases U(±1/√fan_in)). Both draw from ``generator``
+    only.
     """
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(pairwise(sizes)):
         layer = nn.Linear(fan_in, fan_out, dtype=torch.float64)
         last = i == len(sizes) - 2
-        if init == "orthogonal":
-            gain = out_gain if last else math.sqrt(2)
-            with torch.no_grad():
-                layer.weight.copy_(gain * orthogonal(fan_out, fan_in, generator))
+        with torch.no_grad():
+            if init is NetInit.orthogonal:
+                gain = out_gain if last else math.sqrt(2)
+                nn.init.orthogonal_(layer.weight, gain=gain, generator=generator)
                 layer.bias.zero_()
-        else:
-            bound = 1 / math.sqrt(fan_in)
-            with torch.no_grad():
+            else:
+                bound = 1 / math.sqrt(fan_in)
                 layer.weight.uniform_(-bound, bound, generator=generator)
                 layer.bias.uniform_(-bound, bound, generator=generator)
         layers.append(layer)
@@ -60,8 +60,8 @@ class CategoricalMLP(Policy):
         obs_dim: int,
         n_actions: int,
         hidden: Sequence[int],
-        activation: str,
-        init: str,
+        activation: Activation,
+        init: NetInit,
         generator: torch.Generator,
     ) -> None:
         super().__init__()
@@ -84,8 +84,8 @@ class GaussianMLP(Policy):
         obs_dim: int,
         action_dim: int,
         hidden: Sequence[int],
-        activation: str,
-        init: str,
+        activation: Activation,
+        init: NetInit,
         generator: torch.Generator,
         state_dependent_std: bool = False,
         log_std_init: float = 0.0,
@@ -109,10 +109,13 @@ class GaussianMLP(Policy):
             return mean, raw + self.log_std_init
         return out, self.log_std.expand_as(out)
 
-    def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    def distribution(self, obs: torch.Tensor) -> Normal:
+        """The action distribution at ``obs`` [..., obs_dim], batch shape [..., action_dim]."""
         mean, log_std = self.mean_log_std(obs)
-        z = (actions - mean) / log_std.exp()
-        return (-0.5 * z.square() - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        return Normal(mean, log_std.exp(), validate_args=False)
+
+    def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return self.distribution(obs).log_prob(actions).sum(-1)
 
     @torch.no_grad()
     def sample(self, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pgexp.config import TableInit
 from pgexp.policies.base import Policy, sample_categorical
 
 
@@ -41,13 +42,12 @@ class TablePolicy(Policy):
 
 
 def _init(
-    shape: tuple[int, ...], init: str, scale: float, generator: torch.Generator
+    shape: tuple[int, ...], init: TableInit, scale: float, generator: torch.Generator
 ) -> nn.Parameter:
-    if init == "zeros":
+    """float64 θ⁰ of ``shape``: zeros, or N(0, scale²) entries drawn from ``generator``."""
+    if init is TableInit.zeros:
         return nn.Parameter(torch.zeros(shape, dtype=torch.float64))
-    if init == "normal":
-        return nn.Parameter(scale * torch.randn(shape, dtype=torch.float64, generator=generator))
-    raise ValueError(f"unknown init {init!r}: use zeros or normal")
+    return nn.Parameter(scale * torch.randn(shape, dtype=torch.float64, generator=generator))
 
 
 class TabularSoftmax(TablePolicy):
@@ -58,7 +58,7 @@ class TabularSoftmax(TablePolicy):
         n_states: int,
         n_actions: int,
         n_policy_states: int,
-        init: str = "zeros",
+        init: TableInit = TableInit.zeros,
         init_scale: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> None:
@@ -80,7 +80,7 @@ class LinearSoftmax(TablePolicy):
     def __init__(
         self,
         features: torch.Tensor,
-        init: str = "zeros",
+        init: TableInit = TableInit.zeros,
         init_scale: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> None:

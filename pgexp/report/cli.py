@@ -20,20 +20,20 @@ def runs_by_n(runs: list[Run]) -> dict[float, list[Run]]:
     out: dict[float, list[Run]] = {}
     for run in runs:
         estimator = run.config.get("estimator", {})
-        if estimator.get("name") == "minibatch" and run.metrics[0].get("grad_rel_err") is not None:
+        if estimator.get("name") == "minibatch" and run.metrics[0].grad_rel_err is not None:
             out.setdefault(float(estimator["N"]), []).append(run)
     return out
 
 
-def final_grid(by_n: dict[float, list[Run]]) -> dict[tuple[float, float], float]:
-    """Mean J_final per (N, lr) over the mini-batch runs that have J."""
+def final_grid(by_n: dict[float, list[Run]]) -> dict[tuple[float, float], list[float]]:
+    """J_final of the mini-batch runs that have one, per (N, lr)."""
     cells: dict[tuple[float, float], list[float]] = {}
     for n, group in by_n.items():
         for run in group:
-            if run.summary.get("J_final") is not None:
+            if run.summary.J_final is not None:
                 lr = float(run.config["train"]["lr"])
-                cells.setdefault((n, lr), []).append(run.summary["J_final"])
-    return {key: sum(v) / len(v) for key, v in cells.items()}
+                cells.setdefault((n, lr), []).append(run.summary.J_final)
+    return cells
 
 
 def exact_bandit_runs(runs: list[Run]) -> list[Run]:
@@ -51,12 +51,11 @@ def provenance_lines(runs: list[Run]) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     for r in runs:
-        s, v = r.summary, r.summary.get("versions", {})
-        git = s.get("git") or {}
-        commit = f"{(git.get('commit') or '-')[:10]} ({git.get('dirty')})"
+        s, v = r.summary, r.summary.versions
+        commit = f"{(s.git.get('commit') or '-')[:10]} ({s.git.get('dirty')})"
         lines.append(
-            f"| {r.path} | `{s.get('command', '-')}` | {commit} | {v.get('torch')} | "
-            f"{v.get('gymnasium')} | {v.get('hydra-core')} | {s.get('device')} |"
+            f"| {r.path} | `{s.command}` | {commit} | {s.torch_version} | "
+            f"{v.get('gymnasium')} | {v.get('hydra-core')} | {s.device} |"
         )
     return lines
 
@@ -78,7 +77,7 @@ def report(roots: list[Path], out: Path) -> list[str]:
     lines = [
         f"# pgexp report: {', '.join(map(str, roots))}",
         "",
-        "Mean [95% bootstrap CI] over seeds.",
+        "Mean over the n seeds of each group [95% Student-t interval; none for n = 1].",
         "",
         table,
         "",
@@ -88,7 +87,7 @@ def report(roots: list[Path], out: Path) -> list[str]:
         lines.append(f"![{x_key}]({plots.curves(labelled, x_key, out).name})")
     by_n = runs_by_n(coll.runs)
     if len(by_n) > 1:
-        refs = {str(r.summary.get("grad_reference", "exact")) for rs in by_n.values() for r in rs}
+        refs = {str(r.summary.grad_reference) for rs in by_n.values() for r in rs}
         reference = refs.pop() if len(refs) == 1 else "mixed references"
         path, slope = plots.grad_error_vs_n(by_n, out, reference)
         against = "the exact gradient" if reference == "exact" else f"a reference {reference}"

@@ -26,9 +26,11 @@ X_AXES = {
 
 def _objective(run: Run) -> tuple[str, list[float]]:
     """J per iteration when the env is a finite MDP, else the sampled mean return."""
-    if all(r.get("J") is not None for r in run.metrics):
-        return "J(θ) (exact objective)", [r["J"] for r in run.metrics]
-    return "mean sampled return", [r.get("return_mean") or math.nan for r in run.metrics]
+    if all(r.J is not None for r in run.metrics):
+        return "J(θ) (exact objective)", [float(r.J or 0.0) for r in run.metrics]
+    return "mean sampled return", [
+        math.nan if r.return_mean is None else r.return_mean for r in run.metrics
+    ]
 
 
 def curves(groups: dict[str, list[Run]], x_key: str, out: Path) -> Path:
@@ -41,7 +43,7 @@ def curves(groups: dict[str, list[Run]], x_key: str, out: Path) -> Path:
     ylabel = "J(θ)"
     for label, runs in groups.items():
         length = min(len(r.metrics) for r in runs)
-        x = np.mean([[rec[x_key] for rec in r.metrics[:length]] for r in runs], axis=0)
+        x = np.mean([[getattr(rec, x_key) for rec in r.metrics[:length]] for r in runs], axis=0)
         if x_key == "env_steps" and x[-1] == 0:
             continue
         ys = []
@@ -49,7 +51,7 @@ def curves(groups: dict[str, list[Run]], x_key: str, out: Path) -> Path:
             ylabel, y = _objective(run)
             ys.append(y[:length])
         y_arr = np.array(ys)
-        (line,) = ax.plot(x, y_arr.mean(0), label=label, lw=1.5)
+        (line,) = ax.plot(x, y_arr.mean(0), label=f"{label} (n={len(runs)})", lw=1.5)
         if len(runs) > 1:
             ax.fill_between(x, y_arr.min(0), y_arr.max(0), color=line.get_color(), alpha=0.15)
     if x_key == "env_steps":
@@ -58,7 +60,7 @@ def curves(groups: dict[str, list[Run]], x_key: str, out: Path) -> Path:
         xlabel=xlabel, ylabel=ylabel, title=f"{ylabel.split(' (')[0]} vs {xlabel.split(' (')[0]}"
     )
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, title="mean over seeds, band: min–max", title_fontsize=7)
+    ax.legend(fontsize=7, title="mean over n seeds, band: min–max", title_fontsize=7)
     return _save(fig, out / name)
 
 
@@ -80,15 +82,17 @@ def grad_error_vs_n(
     reliable = [rel_se < MAX_REL_SE for _, rel_se in points]
     fit_ns = [n for n, ok in zip(ns, reliable, strict=True) if ok]
     slope, intercept = loglog_slope(fit_ns, [e for e, ok in zip(errs, reliable, strict=True) if ok])
+    seeds = seeds_text([len(runs_by_n[n]) for n in ns])
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for ok in (True, False):
         sel = [i for i, r in enumerate(reliable) if r == ok]
         if not sel:
             continue
         note = "" if ok else f" (rel. s.e. ≥ {MAX_REL_SE:.0%}, not fitted)"
+        label = f"RMS over iterations and {seeds} per N{note}"
         ax.loglog(
             [ns[i] for i in sel], [errs[i] for i in sel], "o", ls="none", color="C0",
-            fillstyle="full" if ok else "none", label=f"RMS over iterations and seeds{note}",
+            fillstyle="full" if ok else "none", label=label,
         )  # fmt: skip
     if math.isfinite(slope):
         fit = [10**intercept * n**slope for n in ns]
@@ -100,11 +104,17 @@ def grad_error_vs_n(
     return _finish(fig, ax, "Gradient error vs N", out / "grad_error_vs_N.png"), slope
 
 
-def heatmap(final: dict[tuple[float, float], float], out: Path) -> Path:
-    """Mean J_final over the N × learning-rate grid."""
+def seeds_text(counts: list[int]) -> str:
+    """``n=3 seeds``, or ``n=2–3 seeds`` when groups differ."""
+    low, high = min(counts), max(counts)
+    return f"n={low} seeds" if low == high else f"n={low}–{high} seeds"
+
+
+def heatmap(final: dict[tuple[float, float], list[float]], out: Path) -> Path:
+    """Mean J_final over the N × learning-rate grid (``final``: the runs' J_final per cell)."""
     ns = sorted({n for n, _ in final})
     lrs = sorted({lr for _, lr in final})
-    grid = np.array([[final.get((n, lr), math.nan) for lr in lrs] for n in ns])
+    grid = np.array([[np.mean(final.get((n, lr), [math.nan])) for lr in lrs] for n in ns])
     fig, ax = plt.subplots(figsize=(1.2 * len(lrs) + 3, 0.6 * len(ns) + 2.5))
     image = ax.imshow(grid, cmap="viridis", aspect="auto", origin="lower")
     ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
@@ -114,7 +124,7 @@ def heatmap(final: dict[tuple[float, float], float], out: Path) -> Path:
     ax.set(
         xlabel="learning rate (train.lr)",
         ylabel="N (estimator.N)",
-        title="final J (mean over seeds)",
+        title=f"final J (mean over {seeds_text([len(v) for v in final.values()])})",
     )
     fig.colorbar(image, ax=ax, label="J(θ^K)")
     return _save(fig, out / "heatmap_J_final.png")
@@ -125,8 +135,8 @@ def suboptimality(runs: list[Run], best: float, out: Path) -> tuple[Path, float]
     fig, ax = plt.subplots(figsize=(6, 4.5))
     slopes = []
     for run in runs:
-        k = np.array([r["iter"] for r in run.metrics], dtype=float)
-        gap = best - np.array([r["J"] for r in run.metrics], dtype=float)
+        k = np.array([r.iter for r in run.metrics], dtype=float)
+        gap = best - np.array([r.J for r in run.metrics], dtype=float)
         half = len(k) // 2
         slope, _ = loglog_slope(k[half:], gap[half:])
         slopes.append(slope)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from pgexp.metrics import read_metrics
+from pgexp.metrics import read_metrics, read_summary
+from pgexp.records import IterationRecord, Status, Summary
 
 
 @dataclass
@@ -20,8 +20,8 @@ class Run:
     path: Path
     overrides: dict[str, str]
     config: dict[str, Any]
-    summary: dict[str, Any]
-    metrics: list[dict[str, Any]]
+    summary: Summary
+    metrics: list[IterationRecord]
 
 
 @dataclass
@@ -46,18 +46,21 @@ def parse_overrides(lines: list[str]) -> dict[str, str]:
 
 def read_run(path: Path) -> Run | str:
     """The run in ``path``, or why it cannot be reported."""
-    summary_file = path / "summary.json"
-    if not summary_file.is_file():
-        return "no summary.json: still running, or killed"
+    metrics_file = path / "metrics.jsonl"
+    if not (path / "summary.json").is_file():
+        if not metrics_file.is_file():
+            return "no metrics.jsonl nor summary.json: it failed before its first iteration"
+        lines = sum(1 for line in metrics_file.open(encoding="utf-8") if line.strip())
+        return f"no summary.json: still running, or killed after {lines} iterations"
     try:
-        summary = json.loads(summary_file.read_text())
-        metrics = read_metrics(path / "metrics.jsonl")
+        summary = read_summary(path / "summary.json")
+        metrics = read_metrics(metrics_file)
         overrides = yaml.safe_load((path / ".hydra" / "overrides.yaml").read_text()) or []
         config = yaml.safe_load((path / ".hydra" / "config.yaml").read_text()) or {}
-    except (OSError, ValueError, yaml.YAMLError) as err:
+    except (OSError, ValueError, TypeError, yaml.YAMLError) as err:
         return f"unreadable: {err}"
-    if summary.get("status") != "ok":
-        return f"status {summary.get('status')!r}"
+    if summary.status is not Status.ok:
+        return f"status {summary.status.value!r}"
     if not metrics:
         return "empty metrics.jsonl"
     return Run(path, parse_overrides(overrides), config, summary, metrics)
