@@ -2,6 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
+QUICKSTART := outputs/quickstart
 
 .PHONY: help install run test test-fast lint format bench clean
 
@@ -17,14 +18,17 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
-run: install  ## a real experiment: exact vs mini-batch gradient ascent on FrozenLake 4x4
-	$(BIN)/pgexp -m env=frozenlake4x4 estimator=exact,minibatch train.lr=1.0 train.iters=100
+run: install  ## the first experiment: exact vs mini-batch ascent on FrozenLake 4x4, then its report
+	rm -rf $(QUICKSTART)
+	$(BIN)/pgexp +experiment=quickstart estimator=exact hydra.run.dir=$(QUICKSTART)/exact
+	$(BIN)/pgexp -m +experiment=quickstart hydra.sweep.dir=$(QUICKSTART)/minibatch
+	$(BIN)/pgexp-report $(QUICKSTART)
 
-test: install  ## the whole test suite (what CI runs)
-	$(PY) -m pytest
+test: lint  ## lint, then the whole test suite (what CI runs)
+	$(PY) -m pytest -n 2
 
-test-fast: install  ## the tests without the slow command-line multiruns
-	$(PY) -m pytest -m "not slow"
+test-fast: install  ## the fast tier: every module, no command-line multiruns or heavy statistics
+	$(PY) -m pytest -n 2 -m "not slow"
 
 lint: install  ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check pgexp tests benchmarks

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pgexp.config import SCHEMAS, Config
 from pgexp.errors import ConfigError
+from pgexp.records import Summary
 from pgexp.validation import validate
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -96,13 +97,21 @@ def hydra_main(dcfg: DictConfig) -> float | None:
         if not (run_dir / "metrics.jsonl").exists():
             remove_hydra_files(run_dir, hc.job.name)
         report_config_error(err, multirun)
-    print(
-        f"pgexp: {summary.status.value} after {summary.iters} iterations ({summary.time_s:.1f} s): "
-        f"J_final {summary.J_final}, return_final {summary.return_final}, "
-        f"env_steps {summary.env_steps} -> {run_dir}",
-        file=sys.stderr,
-    )
+    print(f"pgexp: {outcome(summary)} -> {run_dir}", file=sys.stderr)
     return summary.J_final
+
+
+def outcome(summary: Summary) -> str:
+    """One line on how a run ended, e.g. ``ok, 30 iterations in 0.6 s: J_final=0.7104 ...``."""
+
+    def fmt(value: float | None) -> str:
+        return "null" if value is None else f"{value:.4g}"
+
+    return (
+        f"{summary.status.value}, {summary.iters} iterations in {summary.time_s:.1f} s: "
+        f"J_final={fmt(summary.J_final)} return_final={fmt(summary.return_final)} "
+        f"env_steps={summary.env_steps}"
+    )
 
 
 def main() -> None:

@@ -14,9 +14,7 @@ from pgexp.config import (
     Config,
     ExactMethod,
     MinibatchEstimatorConfig,
-    Optimizer,
     Returns,
-    TrainConfig,
 )
 from pgexp.envs import FiniteMDP, GymVectorEnv, ObservationEnv, make_env
 from pgexp.errors import ConfigError
@@ -29,6 +27,7 @@ from pgexp.estimators import (
 )
 from pgexp.hardware import apply_hardware, device_description
 from pgexp.metrics import MetricsWriter, write_summary
+from pgexp.optim import make_ascent
 from pgexp.policies import Policy, TablePolicy, make_policy
 from pgexp.provenance import provenance
 from pgexp.records import Status, Summary, to_json
@@ -100,13 +99,6 @@ def make_reference(
     return None, 1, None
 
 
-def make_optimizer(cfg: TrainConfig, policy: Policy) -> torch.optim.Optimizer:
-    """Gradient *ascent*: SGD gives θ + lr·g exactly; Adam is the option for neural policies."""
-    if cfg.optimizer is Optimizer.adam:
-        return torch.optim.Adam(policy.parameters(), lr=cfg.lr, maximize=True)
-    return torch.optim.SGD(policy.parameters(), lr=cfg.lr, maximize=True)
-
-
 def run(
     cfg: Config,
     run_dir: Path,
@@ -134,7 +126,7 @@ def run(
     if cfg.hardware.compile:
         compile_policy(policy)
     reference, every, reference_kind = make_reference(cfg, env, estimator, rng.reference)
-    optimizer = make_optimizer(cfg.train, policy)
+    ascent = make_ascent(cfg.train.optimizer, cfg.train.lr)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     tracker = make_tracker(cfg.logger, run_dir, name, group, resolved or {})
@@ -142,7 +134,7 @@ def run(
     try:
         with MetricsWriter(run_dir / "metrics.jsonl") as writer:
             state = train(
-                policy, estimator, optimizer, cfg.train.iters, writer, tracker,
+                policy, estimator, ascent, cfg.train.iters, writer, tracker,
                 reference=reference, reference_every=every, state=state,
                 progress=cfg.train.progress,
             )  # fmt: skip

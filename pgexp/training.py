@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -12,6 +11,7 @@ from tqdm import tqdm
 from pgexp.estimators import GradientEstimate, GradientEstimator
 from pgexp.hardware import synchronize
 from pgexp.metrics import MetricsWriter
+from pgexp.optim import Ascent
 from pgexp.policies import Policy
 from pgexp.records import IterationRecord, Status, to_json
 from pgexp.tracking import Tracker
@@ -27,13 +27,6 @@ class TrainState:
     time_s: float = 0.0
     status: Status | None = None
     """None while running."""
-
-
-def set_grads(params: Sequence[torch.Tensor], flat: torch.Tensor) -> None:
-    """Write the flat gradient [P] into ``p.grad`` of each parameter, in order."""
-    sizes = [p.numel() for p in params]
-    for p, g in zip(params, flat.split(sizes), strict=True):
-        p.grad = g.view_as(p).clone()
 
 
 def compare(est: GradientEstimate, ref: GradientEstimate | None) -> dict[str, float | None]:
@@ -55,7 +48,7 @@ def compare(est: GradientEstimate, ref: GradientEstimate | None) -> dict[str, fl
 def train(
     policy: Policy,
     estimator: GradientEstimator,
-    optimizer: torch.optim.Optimizer,
+    ascent: Ascent,
     iters: int,
     writer: MetricsWriter,
     tracker: Tracker,
@@ -88,8 +81,7 @@ def train(
         finite = bool(torch.isfinite(est.grad).all())
         start = time.perf_counter()
         if finite:
-            set_grads(params, est.grad)
-            optimizer.step()
+            ascent.step(params, est.grad)
             synchronize(device)
             finite = all(bool(torch.isfinite(p).all()) for p in params)
         state.time_s += elapsed + time.perf_counter() - start

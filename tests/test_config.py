@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
+from omegaconf import OmegaConf
 
 from pgexp.app import CONF_DIR
-from pgexp.config import Config, ExactMethod, MinibatchEstimatorConfig
+from pgexp.config import SCHEMAS, Config, ExactMethod, MinibatchEstimatorConfig
 from pgexp.errors import ConfigError
 from pgexp.validation import validate
 from tests.helpers import compose, compose_raw
@@ -15,6 +16,19 @@ GROUPS = ("env", "policy", "estimator", "hardware", "logger")
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
 
 
+@pytest.mark.parametrize(("group", "option"), OPTIONS)
+def test_every_option_file_fits_the_schema_it_names(group: str, option: str) -> None:
+    """Each ``conf/<group>/<option>.yaml`` names a schema in its defaults list, and its values
+    are keys of that schema with the schema's types (a quick check without Hydra)."""
+    data = OmegaConf.load(CONF_DIR / group / f"{option}.yaml")
+    ((target, schema_name),) = next(d.items() for d in data.pop("defaults") if d != "_self_")
+    assert target == f"/hydra/pgexp_schema/{group}@_here_"
+    schema = SCHEMAS[group][schema_name]
+    node = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), data))
+    assert isinstance(node, schema)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(("group", "option"), OPTIONS)
 def test_every_option_composes_and_validates(group: str, option: str) -> None:
     cfg = compose([f"{group}={option}"])

@@ -49,7 +49,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sweep")
     jobs = [(4, s) for s in range(3)] + [(16, s) for s in range(4)]
     for job, (n, seed) in enumerate(jobs):
-        overrides = ["estimator=minibatch", f"estimator.N={n}", f"seed={seed}"]
+        overrides = ["env.horizon=30", "estimator=minibatch", f"estimator.N={n}", f"seed={seed}"]
         raw = compose_raw([*quiet(overrides), "train.iters=4", "train.eval_episodes=10"])
         job_dir = root / str(job)
         run(OmegaConf.to_object(raw), job_dir, overrides=overrides)  # type: ignore[arg-type]
@@ -86,4 +86,4 @@ def test_report_writes_table_plots_and_provenance(sweep: Path, tmp_path: Path) -
     assert "status 'interrupted'" in text
     assert "5: no summary.json: still running, or killed after 4 iterations" in text
     assert "6: no metrics.jsonl nor summary.json: it failed before its first iteration" in text
-    assert "pgexp estimator=minibatch estimator.N=4 seed=0" in text
+    assert "pgexp env.horizon=30 estimator=minibatch estimator.N=4 seed=0" in text

@@ -12,7 +12,9 @@ from pgexp.report.table import markdown, summarize, write_csv
 
 
 def label(keys: list[str], values: tuple[str, ...]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True)) or "all runs"
+    """``estimator.N=10, train.lr=1`` (keys a group does not set are left out)."""
+    pairs = [f"{k}={v}" for k, v in zip(keys, values, strict=True) if v != "-"]
+    return ", ".join(pairs) or "all runs"
 
 
 def runs_by_n(runs: list[Run]) -> dict[float, list[Run]]:
@@ -125,8 +127,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"not a directory: {', '.join(map(str, missing))}")
     out = args.out or args.paths[0] / "report"
     lines = report(args.paths, out)
-    print("\n".join(line for line in lines if not line.startswith("![")))
-    print(f"\nwrote {out}/report.md, table.csv, table.md and the plots", file=sys.stderr)
+    shown = lines[: lines.index("## Provenance")] if "## Provenance" in lines else lines
+    print("\n".join(line for line in shown if not line.startswith("![")).rstrip())
+    figures = ", ".join(str(p) for p in sorted(out.glob("*.png")))
+    print(f"\nwrote {out / 'report.md'}, table.csv, table.md; figures: {figures}", file=sys.stderr)
 
 
 if __name__ == "__main__":
