@@ -55,7 +55,10 @@ def remove_hydra_files(run_dir: Path, job_name: str) -> None:
     the directory and its parent if they are left empty (nothing else is ever removed)."""
     for name in (*HYDRA_FILES, f"{job_name}.log"):
         (run_dir / name).unlink(missing_ok=True)
+    cwd = Path.cwd().resolve()
     for folder in (run_dir / ".hydra", run_dir, run_dir.parent):
+        if cwd.is_relative_to(folder.resolve()):  # never the working directory or above it
+            return
         try:
             folder.rmdir()
         except OSError:  # not empty, or already gone

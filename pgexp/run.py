@@ -65,6 +65,24 @@ def evaluate(
     return total / episodes
 
 
+def final_values(
+    env: FiniteMDP | ObservationEnv,
+    policy: Policy,
+    episodes: int,
+    generator: torch.Generator,
+    progress: bool,
+) -> tuple[float | None, float | None]:
+    """J(θ^K) (finite MDPs only) and the mean return of ``episodes`` fresh trajectories at θ^K
+    (None for 0 episodes)."""
+    J = None
+    if isinstance(env, FiniteMDP) and isinstance(policy, TablePolicy):
+        with torch.no_grad():
+            J = float(dp_objective(env, policy))
+    if episodes == 0:
+        return J, None
+    return J, evaluate(make_sampler(env), policy, episodes, generator, progress)
+
+
 def make_reference(
     cfg: Config,
     env: FiniteMDP | ObservationEnv,
@@ -144,18 +162,10 @@ def run(
         if state.status is None:  # an exception is on its way up
             state.status = Status.failed
         episodes = eval_episodes(cfg) if state.status is Status.ok else 0
-        J_final = None
-        if isinstance(env, FiniteMDP) and isinstance(policy, TablePolicy):
-            with torch.no_grad():
-                J_final = float(dp_objective(env, policy))
-        sampler = make_sampler(env)
+        J_final, return_final = final_values(env, policy, episodes, rng.eval, cfg.train.progress)
         summary = Summary(
             J_final=J_final,
-            return_final=(
-                evaluate(sampler, policy, episodes, rng.eval, cfg.train.progress)
-                if episodes
-                else None
-            ),
+            return_final=return_final,
             eval_episodes=episodes,
             iters=state.iters,
             env_steps=state.env_steps,

@@ -109,6 +109,7 @@ def test_runs_through_the_cli_config(
         ("NoSuchEnv-v0", None, "env.id must be a registered gymnasium id"),
         ("Blackjack-v1", None, "env.horizon must be set"),
         ("CartPole-v1", None, "env.kwargs do not fit CartPole-v1"),
+        ("CarRacing-v3", None, "'CarRacing-v3' is registered but needs a package"),
     ],
 )
 def test_bad_ids_are_config_errors(env_id: str, horizon: int | None, message: str) -> None:

@@ -97,3 +97,15 @@ def test_cuda_without_a_gpu_is_a_config_error(tmp_path: Path) -> None:
 def test_auto_device_picks_what_exists(tmp_path: Path) -> None:
     _, summary = run_overrides(tmp_path, ["hardware=auto", "env=bandit", "train.iters=2"])
     assert summary.device.startswith("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_evaluation_defaults_to_one_batch_and_is_off_for_unfinished_runs(tmp_path: Path) -> None:
+    base = ["logger=none", "train.progress=false", "env=bandit", "train.iters=2"]
+    minibatch = run(compose([*base, "estimator=minibatch", "estimator.N=8"]), tmp_path / "a")
+    exact = run(compose(base), tmp_path / "b")
+    assert (minibatch.eval_episodes, exact.eval_episodes) == (8, 100)
+    diverged = run(
+        compose([*base, "env.rewards=[1e10,0]", "train.lr=1e300", "train.iters=50"]), tmp_path / "c"
+    )
+    assert diverged.status is Status.diverged
+    assert (diverged.eval_episodes, diverged.return_final) == (0, None)
