@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from pgexp.report import plots
 from pgexp.report.runs import Collection, Run, collect, group_runs, swept_keys
 from pgexp.report.table import markdown, summarize, write_csv
 
@@ -64,6 +63,8 @@ def provenance_lines(runs: list[Run]) -> list[str]:
 
 def report(roots: list[Path], out: Path) -> list[str]:
     """Write the report into ``out``; return the lines of ``report.md`` (also printed)."""
+    from pgexp.report import plots  # matplotlib, imported only when a report is written
+
     coll: Collection = collect(roots)
     if not coll.runs:
         raise SystemExit(

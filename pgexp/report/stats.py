@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 Numbers = Sequence[float] | npt.NDArray[np.floating]
 
@@ -18,6 +17,8 @@ def t_interval(values: Numbers, confidence: float = 0.95) -> tuple[float, float]
     would claim its confidence only for large samples (with 3 seeds the percentile bootstrap is
     [min, max]).
     """
+    from scipy import stats  # on first use: importing scipy.stats takes about a second
+
     x = np.asarray(values, dtype=np.float64)
     if x.size < 2:
         return None
