@@ -3,6 +3,7 @@ check of offline run files (real files in W&B's format, written by a small write
 
 from __future__ import annotations
 
+import importlib
 import struct
 import threading
 import time
@@ -11,7 +12,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from wandb.proto import wandb_internal_pb2 as pb
 
 from pgexp import tracking
 from pgexp.records import METRIC_KEYS, Status
@@ -27,6 +27,8 @@ def write_run_file(
 ) -> None:
     """A run file as wandb-core writes it: header, then records split across 32 KiB blocks
     (the first history value is padded with ``pad`` spaces)."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
     records = []
     if run:
         records.append(pb.Record(run=pb.RunRecord(run_id="x", run_group=group)))
@@ -105,6 +107,7 @@ def fake_wandb(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, write_after: float | None = 0.0, **opts: Any
 ) -> list[tuple[str, Any]]:
     """Install a stand-in ``wandb`` module; return the list its calls are recorded in."""
+    importlib.import_module("wandb.proto.wandb_internal_pb2")  # stays importable for run files
     calls: list[tuple[str, Any]] = []
     module = ModuleType("wandb")
 
