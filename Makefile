@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-QUICKSTART := outputs/quickstart
+QUICKSTART := outputs/quickstart/$(shell date +%Y-%m-%d_%H-%M-%S)
 
 .PHONY: help install run test test-fast lint format bench clean
 
@@ -19,7 +19,6 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: install  ## the first experiment: exact vs mini-batch ascent on FrozenLake 4x4, then its report
-	rm -rf $(QUICKSTART)
 	$(BIN)/pgexp +experiment=quickstart estimator=exact hydra.run.dir=$(QUICKSTART)/exact
 	$(BIN)/pgexp -m +experiment=quickstart hydra.sweep.dir=$(QUICKSTART)/minibatch
 	$(BIN)/pgexp-report $(QUICKSTART)
