@@ -84,7 +84,7 @@ class WandbTracker:
 
         path = Path(self.run.settings.sync_file)
         held = wait_for_history(path, self.logged, OFFLINE_WAIT_S)
-        if held.has_run and held.history >= self.logged:
+        if held.holds(self.logged):
             return
         warn(
             f"the offline W&B run {path} holds {held.history} of the {self.logged} steps logged"

@@ -75,6 +75,10 @@ class RunFileContents:
             group=runs[0].run_group if runs else None,
         )
 
+    def holds(self, history: int) -> bool:
+        """Whether the file holds the run record and at least ``history`` steps."""
+        return self.has_run and self.history >= history
+
 
 def wait_for_history(path: Path, history: int, timeout_s: float = 10.0) -> RunFileContents:
     """Poll ``path`` until it holds the run record and ``history`` steps, or ``timeout_s`` passes;
@@ -82,7 +86,6 @@ def wait_for_history(path: Path, history: int, timeout_s: float = 10.0) -> RunFi
     deadline = time.monotonic() + timeout_s
     while True:
         contents = RunFileContents.of(path)
-        complete = contents.has_run and contents.history >= history
-        if complete or time.monotonic() > deadline:
+        if contents.holds(history) or time.monotonic() > deadline:
             return contents
         time.sleep(0.05)

@@ -8,6 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+import torch
 
 from pgexp.metrics import read_metrics, read_summary
 from pgexp.records import Status
@@ -69,7 +70,7 @@ BAD_INPUT = [
 def test_a_bad_value_is_one_line_a_nonzero_exit_and_no_run_directory(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
-    if "hardware=gpu" in args and _cuda():
+    if "hardware=gpu" in args and torch.cuda.is_available():
         pytest.skip("a GPU is present")
     run = tmp_path / "outputs" / "day" / "time"
     out = pgexp(tmp_path, *args, "logger=none", f"hydra.run.dir={run}")
@@ -148,9 +149,3 @@ def test_joblib_multirun_writes_one_offline_wandb_run_per_job_in_one_group(tmp_p
         assert held.has_run and held.history == 4 and held.summaries >= 1
         groups.add(held.group)
     assert len(groups) == 1 and groups != {""}
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()

@@ -15,12 +15,12 @@ from pgexp.errors import ConfigError
 from pgexp.estimators import dp_objective
 from pgexp.metrics import read_metrics, read_summary
 from pgexp.policies import TabularSoftmax
-from pgexp.records import METRIC_KEYS, Status
+from pgexp.records import METRIC_KEYS, IterationRecord, Status, Summary
 from pgexp.run import run
 from tests.helpers import compose, quiet
 
 
-def run_overrides(tmp_path: Path, overrides: list[str]) -> tuple[list[dict], dict]:
+def run_overrides(tmp_path: Path, overrides: list[str]) -> tuple[list[IterationRecord], Summary]:
     summary = run(compose(quiet(overrides)), tmp_path)
     return read_metrics(tmp_path / "metrics.jsonl"), summary
 
@@ -54,7 +54,7 @@ def test_minibatch_ascent_rises_and_logs_gradient_error(tmp_path: Path) -> None:
 
 
 def test_a_run_repeats_bit_for_bit_and_seeds_differ(tmp_path: Path) -> None:
-    def metrics(seed: int, where: str) -> list[dict]:
+    def metrics(seed: int, where: str) -> list[IterationRecord]:
         overrides = ["estimator=minibatch", "estimator.N=20", "train.iters=6", f"seed={seed}"]
         records, _ = run_overrides(tmp_path / where, overrides)
         return [replace(r, time_s=0.0) for r in records]

@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"not a directory: {', '.join(map(str, missing))}")
     out = args.out or args.paths[0] / "report"
     lines = report(args.paths, out)
-    shown = lines[: lines.index("## Provenance")] if "## Provenance" in lines else lines
+    shown = lines[: lines.index("## Provenance")]  # the provenance table stays in report.md
     print("\n".join(line for line in shown if not line.startswith("![")).rstrip())
     figures = ", ".join(str(p) for p in sorted(out.glob("*.png")))
     print(f"\nwrote {out / 'report.md'}, table.csv, table.md; figures: {figures}", file=sys.stderr)
