@@ -17,6 +17,7 @@ class CompiledDynamics:
 
     def __init__(self, dynamics: BatchedDynamics) -> None:
         self.obs_dim = dynamics.obs_dim
+        self.reset_half_width = dynamics.reset_half_width
         self.reset = dynamics.reset
         self.observe = torch.compile(dynamics.observe)
         self.step = torch.compile(dynamics.step)

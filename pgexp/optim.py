@@ -1,4 +1,5 @@
-"""The update θ ← θ + step(g): plain gradient ascent (the seed's) or Adam ascent.
+"""The update θ ← θ + step(g) of R runs at once: plain gradient ascent (the seed's) or Adam ascent,
+each run with its own learning rate.
 
 Written out rather than taken from ``torch.optim``: the updates are a few element-wise lines,
 while constructing a ``torch.optim`` optimizer imports torch's compiler stack, about 2 s of
@@ -17,35 +18,49 @@ from pgexp.config import Optimizer
 
 
 class Ascent(Protocol):
-    """Applies one ascent step to parameters in place, given the flat gradient [P]."""
+    """Applies one ascent step in place to parameters [R, ...], given flat gradients [R, P]."""
 
     def step(self, params: Sequence[torch.Tensor], grad: torch.Tensor) -> None: ...
 
+    def select(self, runs: torch.Tensor) -> None:
+        """Keep only the runs ``runs`` (int64 indices), in that order."""
+        ...
+
 
 def split_like(params: Sequence[torch.Tensor], flat: torch.Tensor) -> list[torch.Tensor]:
-    """The flat vector [P] cut into views shaped like ``params``, in order."""
-    sizes = [p.numel() for p in params]
-    return [g.view_as(p) for p, g in zip(params, flat.split(sizes), strict=True)]
+    """The flat gradients [R, P] cut into views shaped like ``params`` [R, ...], in order."""
+    sizes = [p[0].numel() for p in params]
+    return [g.view_as(p) for p, g in zip(params, flat.split(sizes, dim=1), strict=True)]
+
+
+def per_run(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """[R] values shaped [R, 1, ...] to broadcast over a parameter [R, ...]."""
+    return values.view(-1, *([1] * (like.dim() - 1)))
 
 
 class SGDAscent:
-    """θ ← θ + lr·g, exactly."""
+    """θ_r ← θ_r + lr_r·g_r, exactly."""
 
-    def __init__(self, lr: float) -> None:
-        self.lr = lr
+    def __init__(self, lr: torch.Tensor) -> None:
+        self.lr = lr  # [R]
 
     @torch.no_grad()
     def step(self, params: Sequence[torch.Tensor], grad: torch.Tensor) -> None:
         for p, g in zip(params, split_like(params, grad), strict=True):
-            p.add_(g, alpha=self.lr)
+            p.addcmul_(g, per_run(self.lr.to(p), p))
+
+    def select(self, runs: torch.Tensor) -> None:
+        self.lr = self.lr[runs]
 
 
 class AdamAscent:
     """Adam (Kingma and Ba, 2015) on −J, with torch's operation order and defaults
     (β = (0.9, 0.999), ε = 1e-8): moments of g, bias-corrected, θ ← θ + lr·m̂/(√v̂ + ε)."""
 
-    def __init__(self, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        self.lr, self.betas, self.eps = lr, betas, eps
+    def __init__(
+        self, lr: torch.Tensor, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ) -> None:
+        self.lr, self.betas, self.eps = lr, betas, eps  # lr: [R]
         self.steps = 0
         self.m: list[torch.Tensor] = []
         self.v: list[torch.Tensor] = []
@@ -58,17 +73,22 @@ class AdamAscent:
             self.m = [torch.zeros_like(p) for p in params]
             self.v = [torch.zeros_like(p) for p in params]
         self.steps += 1
-        step_size = self.lr / (1 - beta1**self.steps)
         correction2_sqrt = (1 - beta2**self.steps) ** 0.5
         for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
+            step_size = per_run(self.lr.to(p) / (1 - beta1**self.steps), p)
             m.lerp_(g, 1 - beta1)
             v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
             denom = (v.sqrt() / correction2_sqrt).add_(self.eps)
-            p.addcdiv_(m, denom, value=step_size)
+            p.addcmul_(m / denom, step_size)
+
+    def select(self, runs: torch.Tensor) -> None:
+        self.lr = self.lr[runs]
+        self.m = [m[runs.to(m.device)] for m in self.m]
+        self.v = [v[runs.to(v.device)] for v in self.v]
 
 
-def make_ascent(optimizer: Optimizer, lr: float) -> Ascent:
-    """The update ``train.optimizer`` names, with step size ``train.lr``."""
+def make_ascent(optimizer: Optimizer, lr: torch.Tensor) -> Ascent:
+    """The update ``train.optimizer`` names, with step sizes ``train.lr`` [R] (one per run)."""
     match optimizer:
         case Optimizer.sgd:
             return SGDAscent(lr)

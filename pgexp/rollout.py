@@ -1,4 +1,10 @@
-"""Batched sampling of N trajectories of T steps (a loop over t only)."""
+"""Batched sampling of N trajectories of T steps for each of R runs (a loop over t only).
+
+Every random number comes from :mod:`pgexp.counter_rng`: trajectory i of run r draws its d-th
+uniform from the key of run r and the counter (i, d), whatever else is sampled with it. Draw
+indices are laid out per trajectory: first the ``reset`` draws of the initial state, then, for
+each step, the policy's draws followed by the env's.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +13,28 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
+from pgexp.counter_rng import uniforms
 from pgexp.envs.batched import BatchedEnv
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.envs.gym_vector import GymVectorEnv
 from pgexp.policies import Policy
 
+BLOCK_DRAWS = 2**20
+"""About how many uniforms :class:`StepDraws` generates at once."""
+MAX_BLOCK_STEPS = 16
+"""At most this many steps per block (a torch-env batch often stops early)."""
+
 
 @dataclass
 class Trajectories:
-    """N sampled trajectories of T steps.
+    """N sampled trajectories of T steps for each of R runs.
 
     Attributes:
-        states: [N, T] int64 states s_t of a finite MDP, or [N, T, obs_dim] observations (a
-            torch-env batch may stop early, with T' <= horizon columns, once every copy ended).
-        actions: [N, T] int64 discrete actions, or [N, T, action_dim] continuous ones.
-        rewards: [N, T] reward r_t (policy dtype), zero after termination.
-        alive: [N, T] bool, True while the episode has not terminated before step t (a real
+        states: [R, N, T] int64 states s_t of a finite MDP, or [R, N, T, obs_dim] observations
+            (a torch-env batch may stop early, with T' <= horizon columns, once every copy ended).
+        actions: [R, N, T] int64 discrete actions, or [R, N, T, action_dim] continuous ones.
+        rewards: [R, N, T] reward r_t (policy dtype), zero after termination.
+        alive: [R, N, T] bool, True while the episode has not terminated before step t (a real
             env step; for finite MDPs: s_t is not the absorbing state).
     """
 
@@ -32,32 +44,63 @@ class Trajectories:
     alive: torch.Tensor
 
     @classmethod
-    def concat(cls, batches: list[Trajectories]) -> Trajectories:
-        """The trajectories of all ``batches`` (same T) as one batch."""
-        return cls(*(torch.cat([getattr(b, f.name) for b in batches]) for f in fields(cls)))
+    def concat(cls, batches: list[Trajectories], dim: int) -> Trajectories:
+        """The trajectories of all ``batches`` (same T) joined along ``dim`` (0: runs, 1: N)."""
+        return cls(*(torch.cat([getattr(b, f.name) for b in batches], dim) for f in fields(cls)))
 
     @property
     def n(self) -> int:
-        return int(self.states.shape[0])
+        """N, the trajectories per run."""
+        return int(self.states.shape[1])
 
     def discounted_rewards(self, discount: float) -> torch.Tensor:
-        """[N, T] γ^t r_t."""
-        T = self.rewards.shape[1]
+        """[R, N, T] γ^t r_t."""
+        T = self.rewards.shape[-1]
         powers = discount ** torch.arange(T, dtype=self.rewards.dtype, device=self.rewards.device)
         return self.rewards * powers
 
     def returns(self, discount: float) -> torch.Tensor:
-        """[N] R(τ) = Σ_t γ^t r_t."""
-        return self.discounted_rewards(discount).sum(1)
+        """[R, N] R(τ) = Σ_t γ^t r_t."""
+        return self.discounted_rewards(discount).sum(-1)
 
     def rewards_to_go(self, discount: float) -> torch.Tensor:
-        """[N, T] Σ_{t' >= t} γ^{t'} r_{t'} (discounted from t = 0, so that E[·] gives ∇J)."""
+        """[R, N, T] Σ_{t' >= t} γ^{t'} r_{t'} (discounted from t = 0, so that E[·] gives ∇J)."""
         g = self.discounted_rewards(discount)
-        return g.flip(1).cumsum(1).flip(1)
+        return g.flip(-1).cumsum(-1).flip(-1)
 
-    def env_steps(self) -> int:
-        """Number of real environment steps (steps taken before termination)."""
-        return int(self.alive.sum())
+    def env_steps(self) -> torch.Tensor:
+        """[R] int64 real environment steps per run (steps taken before termination)."""
+        return self.alive.sum((1, 2))
+
+
+class StepDraws:
+    """The uniforms of N trajectories per run, generated a block of steps at a time.
+
+    Args:
+        keys: [R, 2] the runs' keys for this batch of trajectories.
+        first: index of the first trajectory (trajectories ``first .. first + n - 1``).
+        reset: draws of the initial state; per_step: draws of each step.
+    """
+
+    def __init__(self, keys: torch.Tensor, first: int, n: int, reset: int, per_step: int) -> None:
+        self.keys, self.trajectories = keys, (first, n)
+        self.reset_draws, self.per_step = reset, per_step
+        per_block_step = max(1, keys.shape[0] * n * per_step)
+        self.block = max(1, min(MAX_BLOCK_STEPS, BLOCK_DRAWS // per_block_step))
+        self._start, self._u = 0, torch.empty((0, 0, 0, 0))
+
+    def reset(self) -> torch.Tensor:
+        """[R, n, reset] the initial-state draws."""
+        return uniforms(self.keys, self.trajectories, (0, self.reset_draws))
+
+    def step(self, t: int) -> torch.Tensor:
+        """[R, n, per_step] the draws of step t."""
+        if not self._start <= t < self._start + self._u.shape[2]:
+            R, n = self.keys.shape[0], self.trajectories[1]
+            first = self.reset_draws + t * self.per_step
+            u = uniforms(self.keys, self.trajectories, (first, self.block * self.per_step))
+            self._start, self._u = t, u.view(R, n, self.block, self.per_step)
+        return self._u[:, :, t - self._start]
 
 
 class Sampler:
@@ -67,28 +110,32 @@ class Sampler:
         self.mdp = mdp
         self.discount = mdp.discount
         self.table = mdp.sampling_table()
+        self.initial_cdf = mdp.initial_cdf()
 
     @torch.no_grad()
-    def sample(self, policy: Policy, n: int, generator: torch.Generator) -> Trajectories:
-        """N trajectories of T = mdp.horizon steps from π (no autograd graph)."""
+    def sample(self, policy: Policy, keys: torch.Tensor, n: int, first: int = 0) -> Trajectories:
+        """N trajectories of T = mdp.horizon steps per run from π (no autograd graph)."""
         mdp, T = self.mdp, self.mdp.horizon
-        dev = mdp.device
+        R, dev = keys.shape[0], mdp.device
         dtype = next(policy.parameters()).dtype
-        states = torch.empty((n, T), dtype=torch.int64, device=dev)
+        k = policy.draws_per_action
+        draws = StepDraws(keys, first, n, reset=1, per_step=k + 1)
+        states = torch.empty((R, n, T), dtype=torch.int64, device=dev)
         actions = torch.empty_like(states)
-        rewards = torch.empty((n, T), dtype=dtype, device=dev)
-        s = mdp.sample_initial(n, generator)
+        rewards = torch.empty((R, n, T), dtype=dtype, device=dev)
+        s = mdp.sample_initial(self.initial_cdf, draws.reset()[..., 0])
         for t in range(T):
-            a = policy.sample(s, generator)
-            states[:, t], actions[:, t] = s, a
-            s, r = mdp.sample_step(self.table, s, a, generator)
-            rewards[:, t] = r
+            u = draws.step(t)
+            a = policy.sample(s, u[..., :k])
+            states[..., t], actions[..., t] = s, a
+            s, r = mdp.sample_step(self.table, s, a, u[..., k])
+            rewards[..., t] = r
         absorbing = -1 if mdp.absorbing is None else mdp.absorbing
         return Trajectories(states, actions, rewards, states != absorbing)
 
 
 class BatchedEnvSampler:
-    """Samples N trajectories of a torch-native env; terminated copies freeze and earn nothing.
+    """Samples N trajectories per run of a torch-native env; ended copies freeze, earn nothing.
 
     Every ``check_every`` steps it asks whether any copy is still running (one host sync on a
     GPU) and stops when none is, so the batch has T' <= T columns; steps it skips would all have
@@ -101,16 +148,18 @@ class BatchedEnvSampler:
         self.check_every = check_every
 
     @torch.no_grad()
-    def sample(self, policy: Policy, n: int, generator: torch.Generator) -> Trajectories:
-        """N trajectories of at most T = env.horizon steps on the policy's device and dtype."""
+    def sample(self, policy: Policy, keys: torch.Tensor, n: int, first: int = 0) -> Trajectories:
+        """N trajectories of at most T = env.horizon steps per run, on the policy's device and
+        dtype."""
         dyn, T, every = self.env.dynamics, self.env.horizon, self.check_every
-        param = next(policy.parameters())
-        state = dyn.reset(n, generator, param.device, param.dtype)
-        done = torch.zeros(n, dtype=torch.bool, device=param.device)
+        R, dtype = keys.shape[0], next(policy.parameters()).dtype
+        draws = StepDraws(keys, first, n, len(dyn.reset_half_width), policy.draws_per_action)
+        state = dyn.reset(draws.reset(), dtype).view(R * n, -1)
+        done = torch.zeros(R * n, dtype=torch.bool, device=keys.device)
         obs, actions, rewards, alive = [], [], [], []
         for t in range(T):
             o = dyn.observe(state)
-            a = policy.sample(o, generator)
+            a = policy.sample(o.view(R, n, -1), draws.step(t)).flatten(0, 1)
             nxt, r, terminated = dyn.step(state, a)
             obs.append(o)
             actions.append(a)
@@ -121,20 +170,19 @@ class BatchedEnvSampler:
             if every is not None and (t + 1) % every == 0 and bool(done.all()):
                 break
         return Trajectories(
-            torch.stack(obs, 1),
-            torch.stack(actions, 1),
-            torch.stack(rewards, 1),
-            torch.stack(alive, 1),
-        )
+            *(torch.stack(x, 1).view(R, n, len(x), *x[0].shape[1:])
+              for x in (obs, actions, rewards, alive))
+        )  # fmt: skip
 
 
 class GymSampler:
-    """Samples N trajectories through gymnasium vector envs on the CPU.
+    """Samples N trajectories per run through gymnasium vector envs on the CPU.
 
     Observations go to the policy's device, actions come back to the host: one transfer each way
     per step. Copies that have ended are masked out (the vector env resets them; their data is
     dropped), and a round stops once all its copies have ended. At most ``env.width(n)`` copies
-    are stepped at once; more trajectories are drawn in successive rounds.
+    are stepped at once; runs and further trajectories are drawn in successive rounds, each
+    round's vector env seeded from the round's first trajectory's reset draw.
     """
 
     def __init__(self, env: GymVectorEnv) -> None:
@@ -142,17 +190,27 @@ class GymSampler:
         self.discount = env.discount
 
     @torch.no_grad()
-    def sample(self, policy: Policy, n: int, generator: torch.Generator) -> Trajectories:
-        """N trajectories of at most T = env.horizon steps, on the policy's device and dtype."""
+    def sample(self, policy: Policy, keys: torch.Tensor, n: int, first: int = 0) -> Trajectories:
+        """N trajectories of at most T = env.horizon steps per run, on the policy's device and
+        dtype."""
         width = self.env.width(n)
-        rounds = [self._round(policy, min(width, n - i), generator) for i in range(0, n, width)]
-        return Trajectories.concat(rounds)
+        per_run = []
+        for r in range(keys.shape[0]):
+            rounds = [
+                self._round(policy, r, keys[r : r + 1], first + i, min(width, n - i))
+                for i in range(0, n, width)
+            ]
+            per_run.append(Trajectories.concat(rounds, dim=1))
+        return Trajectories.concat(per_run, dim=0)
 
-    def _round(self, policy: Policy, width: int, generator: torch.Generator) -> Trajectories:
+    def _round(
+        self, policy: Policy, run: int, key: torch.Tensor, first: int, width: int
+    ) -> Trajectories:
         env, T = self.env, self.env.horizon
         param = next(policy.parameters())
         dev, dtype = param.device, param.dtype
-        seed = int(torch.randint(2**31 - 1, (1,), generator=generator, device=generator.device))
+        draws = StepDraws(key, first, width, reset=1, per_step=policy.draws_per_action)
+        seed = int(draws.reset()[0, 0, 0] * 2**31)
         vec = env.vector(width)
         obs, _ = vec.reset(seed=seed)
         obs_buf = torch.zeros((width, T, env.obs_dim), dtype=dtype, device=dev)
@@ -162,9 +220,10 @@ class GymSampler:
         rewards = torch.zeros((width, T), dtype=dtype, device=dev)
         alive = torch.zeros((width, T), dtype=torch.bool, device=dev)
         done = np.zeros(width, dtype=bool)
+        policy_r = RunView(policy, run)
         for t in range(T):
             o = torch.as_tensor(obs.reshape(width, -1), device=dev).to(dtype)
-            a = policy.sample(o, generator)
+            a = policy_r.sample(o, draws.step(t)[0])
             obs_buf[:, t], act_buf[:, t] = o, a
             alive[:, t] = torch.from_numpy(~done)
             obs, r, terminated, truncated, _ = vec.step(env.to_env_actions(a.cpu().numpy()))
@@ -172,7 +231,20 @@ class GymSampler:
             done |= terminated | truncated
             if done.all():
                 break
-        return Trajectories(obs_buf, act_buf, rewards, alive)
+        return Trajectories(*(x.unsqueeze(0) for x in (obs_buf, act_buf, rewards, alive)))
+
+
+class RunView:
+    """Samples actions of one run of a batched policy for observations [N, ...]."""
+
+    def __init__(self, policy: Policy, run: int) -> None:
+        self.policy, self.run = policy, run
+
+    def sample(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Actions [N, ...] of run ``run`` for observations [N, ...] and uniforms [N, k]."""
+        R = self.policy.n_runs
+        batch = obs.unsqueeze(0).expand(R, *obs.shape)
+        return self.policy.sample(batch, u.unsqueeze(0).expand(R, *u.shape))[self.run]
 
 
 TrajectorySampler = Sampler | BatchedEnvSampler | GymSampler

@@ -1,7 +1,11 @@
-"""One pgexp run from a typed config: build the pieces, train, write the run directory."""
+"""Runs from typed configs: build the pieces once, train R runs as one batch, and write each
+run's directory. A single run is a batch of one."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +18,10 @@ from pgexp.config import (
     Config,
     ExactMethod,
     MinibatchEstimatorConfig,
+    NoLoggerConfig,
     Returns,
 )
+from pgexp.counter_rng import Stream, seed_keys, stream_keys
 from pgexp.envs import FiniteMDP, GymVectorEnv, ObservationEnv, make_env
 from pgexp.errors import ConfigError
 from pgexp.estimators import (
@@ -32,9 +38,9 @@ from pgexp.policies import Policy, TablePolicy, make_policy
 from pgexp.provenance import provenance
 from pgexp.records import Status, Summary, to_json
 from pgexp.rollout import TrajectorySampler, make_sampler
-from pgexp.seeding import RngStreams
+from pgexp.seeding import init_generator
 from pgexp.tracking import make_tracker
-from pgexp.training import TrainState, train
+from pgexp.training import RunBatch, RunOutput, train
 from pgexp.validation import validate
 
 EVAL_CHUNK = 100
@@ -52,49 +58,51 @@ def evaluate(
     sampler: TrajectorySampler,
     policy: Policy,
     episodes: int,
-    generator: torch.Generator,
+    keys: torch.Tensor,
     progress: bool,
-) -> float:
-    """Mean return of ``episodes`` fresh trajectories, sampled ``EVAL_CHUNK`` at a time."""
-    total = 0.0
+) -> list[float]:
+    """[R] mean return of ``episodes`` fresh trajectories per run, sampled ``EVAL_CHUNK`` at a
+    time (trajectory i draws the same numbers whatever the chunking)."""
+    total = torch.zeros(keys.shape[0], dtype=torch.float64, device=keys.device)
     with tqdm(total=episodes, desc="eval", unit="ep", disable=not progress, leave=False) as bar:
         for start in range(0, episodes, EVAL_CHUNK):
             n = min(EVAL_CHUNK, episodes - start)
-            total += float(sampler.sample(policy, n, generator).returns(sampler.discount).sum())
+            batch = sampler.sample(policy, keys, n, first=start)
+            total += batch.returns(sampler.discount).sum(1).to(torch.float64)
             bar.update(n)
-    return total / episodes
+    return (total / episodes).tolist()
 
 
 def final_values(
     env: FiniteMDP | ObservationEnv,
     policy: Policy,
     episodes: int,
-    generator: torch.Generator,
+    keys: torch.Tensor,
     progress: bool,
-) -> tuple[float | None, float | None]:
-    """J(θ^K) (finite MDPs only) and the mean return of ``episodes`` fresh trajectories at θ^K
-    (None for 0 episodes)."""
-    J = None
+) -> tuple[list[float | None], list[float | None]]:
+    """Per run: J(θ^K) (finite MDPs only) and the mean return of ``episodes`` fresh trajectories
+    at θ^K (None for 0 episodes); ``keys`` [R, 2] are the runs' evaluation keys."""
+    R = keys.shape[0]
+    J: list[float | None] = [None] * R
     if isinstance(env, FiniteMDP) and isinstance(policy, TablePolicy):
         with torch.no_grad():
-            J = float(dp_objective(env, policy))
+            J = list(dp_objective(env, policy).tolist())
     if episodes == 0:
-        return J, None
-    return J, evaluate(make_sampler(env), policy, episodes, generator, progress)
+        return J, [None] * R
+    return J, list(evaluate(make_sampler(env), policy, episodes, keys, progress))
 
 
 def make_reference(
     cfg: Config,
     env: FiniteMDP | ObservationEnv,
     estimator: GradientEstimator,
-    generator: torch.Generator,
 ) -> tuple[GradientEstimator | None, int, str | None]:
     """The reference gradient of ``grad_cos``/``grad_rel_err``, every how many iterations it is
     computed, and what it is (``exact``, ``estimate (N=...)`` or None).
 
     On a finite MDP with ``train.exact_metrics`` it is the exact dp gradient at every iteration
     (the estimator itself when that is exact dp); elsewhere, with ``train.reference_N > 0``, an
-    unbiased mini-batch estimate (reward-to-go returns, leave-one-out baseline) from its own
+    unbiased mini-batch estimate (reward-to-go returns, leave-one-out baseline) drawn from its own
     random stream, every ``train.reference_every`` iterations.
     """
     train_cfg = cfg.train
@@ -110,11 +118,36 @@ def make_reference(
     if train_cfg.reference_N > 0:
         sampler = make_sampler(env)
         n = train_cfg.reference_N
-        reference = MinibatchGradient(
-            sampler, n, generator, Returns.reward_to_go, Baseline.leave_one_out
-        )
+        reference = MinibatchGradient(sampler, n, Returns.reward_to_go, Baseline.leave_one_out)
         return reference, train_cfg.reference_every, f"estimate (N={n})"
     return None, 1, None
+
+
+@dataclass
+class Job:
+    """One run to do: its config, its directory and how it is named and tracked."""
+
+    cfg: Config
+    run_dir: Path
+    name: str = "pgexp"
+    group: str | None = None
+    """The W&B group (the sweep's), or None."""
+    overrides: list[str] = field(default_factory=list)
+    """The command-line overrides that give this run (for the summary's ``command``)."""
+    resolved: dict[str, Any] = field(default_factory=dict)
+    """The resolved config, logged to W&B."""
+
+
+def batch_key(cfg: Config) -> str:
+    """Equal for configs that can be trained as one batch: everything but ``seed``,
+    ``train.lr`` and the logger (each run has its own tracker) must match."""
+    shared = dataclasses.replace(
+        cfg,
+        seed=0,
+        train=dataclasses.replace(cfg.train, lr=1.0),
+        logger=NoLoggerConfig(),
+    )
+    return repr(shared)
 
 
 def run(
@@ -126,59 +159,93 @@ def run(
     overrides: list[str] | None = None,
     resolved: dict[str, Any] | None = None,
 ) -> Summary:
-    """Train as ``cfg`` says and write ``metrics.jsonl`` and ``summary.json`` into ``run_dir``.
+    """Train as ``cfg`` says and write ``metrics.jsonl`` and ``summary.json`` into ``run_dir``
+    (a batch of one: :func:`run_batch`). Returns the summary."""
+    job = Job(cfg, run_dir, name, group, overrides or [], resolved or {})
+    return run_batch([job])[0]
 
-    Returns the summary. Bad config values raise :class:`pgexp.errors.ConfigError` before
-    anything is written.
+
+def run_batch(jobs: Sequence[Job]) -> list[Summary]:
+    """Train the jobs as one batch and write each job's ``metrics.jsonl`` and ``summary.json``.
+
+    The jobs must share :func:`batch_key`. Every job computes what it would compute alone.
+    Returns the summaries in job order. Bad config values raise
+    :class:`pgexp.errors.ConfigError` before anything is written.
     """
-    validate(cfg)
+    cfg = jobs[0].cfg
+    for job in jobs:
+        validate(job.cfg)
+        if batch_key(job.cfg) != batch_key(cfg):
+            raise ValueError("jobs of one batch may differ only in seed, train.lr and logger")
     device, dtype = apply_hardware(cfg.hardware)
-    rng = RngStreams.from_seed(cfg.seed, device)
     env = make_env(cfg.env)
     if isinstance(env, FiniteMDP):
         env = env.to(device)
     if cfg.hardware.compile:
         env = compile_env(env)
-    estimator = make_estimator(cfg.estimator, env, rng.sample)
-    policy = make_policy(cfg.policy, env, rng.init).to(device=device, dtype=dtype)
+    estimator = make_estimator(cfg.estimator, env)
+    generators = [init_generator(job.cfg.seed) for job in jobs]
+    policy = make_policy(cfg.policy, env, generators).to(device=device, dtype=dtype)
     if cfg.hardware.compile:
         compile_policy(policy)
-    reference, every, reference_kind = make_reference(cfg, env, estimator, rng.reference)
-    ascent = make_ascent(cfg.train.optimizer, cfg.train.lr)
+    reference, every, reference_kind = make_reference(cfg, env, estimator)
+    lr = torch.tensor([job.cfg.train.lr for job in jobs], dtype=torch.float64, device=device)
+    ascent = make_ascent(cfg.train.optimizer, lr)
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tracker = make_tracker(cfg.logger, run_dir, name, group, resolved or {})
-    state = TrainState()
+    outputs = []
+    for job in jobs:
+        job.run_dir.mkdir(parents=True, exist_ok=True)
+        tracker = make_tracker(job.cfg.logger, job.run_dir, job.name, job.group, job.resolved)
+        outputs.append(RunOutput(MetricsWriter(job.run_dir / "metrics.jsonl"), tracker))
+    keys = seed_keys([job.cfg.seed for job in jobs], device)
+    batch = RunBatch(policy, ascent, keys, outputs)
     try:
-        with MetricsWriter(run_dir / "metrics.jsonl") as writer:
-            state = train(
-                policy, estimator, ascent, cfg.train.iters, writer, tracker,
-                reference=reference, reference_every=every, state=state,
-                progress=cfg.train.progress,
-            )  # fmt: skip
+        train(batch, estimator, cfg.train.iters, reference, every, cfg.train.progress)
     except KeyboardInterrupt:
-        state.status = Status.interrupted
+        for i in batch.active:
+            outputs[i].state.status = Status.interrupted
     finally:
-        if state.status is None:  # an exception is on its way up
-            state.status = Status.failed
-        episodes = eval_episodes(cfg) if state.status is Status.ok else 0
-        J_final, return_final = final_values(env, policy, episodes, rng.eval, cfg.train.progress)
-        summary = Summary(
-            J_final=J_final,
-            return_final=return_final,
-            eval_episodes=episodes,
-            iters=state.iters,
-            env_steps=state.env_steps,
-            trajectories=state.trajectories,
-            time_s=state.time_s,
-            status=state.status,
-            grad_reference=reference_kind,
-            seed=cfg.seed,
-            **provenance(device_description(device), overrides or []),
-        )
-        write_summary(run_dir / "summary.json", summary)
-        tracker.summary(to_json(summary))
-        tracker.finish(exit_code=0 if state.status is Status.ok else 1)
+        statuses = {outputs[i].state.status for i in batch.active}
+        episodes = eval_episodes(cfg) if statuses == {Status.ok} else 0
+        eval_keys = stream_keys(batch.keys, Stream.eval)
+        J, returns = final_values(env, batch.policy, episodes, eval_keys, cfg.train.progress)
+        finals = dict(zip(batch.active, zip(J, returns, strict=True), strict=True))
+        summaries = [
+            finish_run(job, out, finals.get(i, (None, None)), episodes, reference_kind, device)
+            for i, (job, out) in enumerate(zip(jobs, outputs, strict=True))
+        ]
         if isinstance(env, GymVectorEnv):
             env.close()
+    return summaries
+
+
+def finish_run(
+    job: Job,
+    out: RunOutput,
+    final: tuple[float | None, float | None],
+    episodes: int,
+    reference_kind: str | None,
+    device: torch.device,
+) -> Summary:
+    """Write one run's summary, close its files and finish its tracker."""
+    state = out.state
+    if state.status is None:  # an exception is on its way up
+        state.status = Status.failed
+    summary = Summary(
+        J_final=final[0],
+        return_final=final[1],
+        eval_episodes=episodes if final[1] is not None else 0,
+        iters=state.iters,
+        env_steps=state.env_steps,
+        trajectories=state.trajectories,
+        time_s=state.time_s,
+        status=state.status,
+        grad_reference=reference_kind,
+        seed=job.cfg.seed,
+        **provenance(device_description(device), job.overrides),
+    )
+    out.writer.close()
+    write_summary(job.run_dir / "summary.json", summary)
+    out.tracker.summary(to_json(summary))
+    out.tracker.finish(exit_code=0 if state.status is Status.ok else 1)
     return summary

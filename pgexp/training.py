@@ -1,13 +1,16 @@
-"""The loop shared by both algorithms: estimate ∇J at θ^{k-1}, then θ^k = θ^{k-1} + lr·g."""
+"""The loop shared by both algorithms, for R runs at once: estimate ∇J at θ^{k-1}, then
+θ^k = θ^{k-1} + lr·g, then log each run's record into its own files."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 from tqdm import tqdm
 
+from pgexp.counter_rng import Stream, stream_keys
 from pgexp.estimators import GradientEstimate, GradientEstimator
 from pgexp.hardware import synchronize
 from pgexp.metrics import MetricsWriter
@@ -19,7 +22,7 @@ from pgexp.tracking import Tracker
 
 @dataclass
 class TrainState:
-    """Counters of a run so far (cumulative over iterations)."""
+    """Counters of one run so far (cumulative over iterations)."""
 
     iters: int = 0
     env_steps: int = 0
@@ -29,83 +32,164 @@ class TrainState:
     """None while running."""
 
 
-def compare(est: GradientEstimate, ref: GradientEstimate | None) -> dict[str, float | None]:
-    """``grad_norm``, ``grad_cos`` and ``grad_rel_err`` of an estimate (None where undefined)."""
+@dataclass
+class RunOutput:
+    """Where one run of a batch writes its records, and its counters."""
+
+    writer: MetricsWriter
+    tracker: Tracker
+    state: TrainState = field(default_factory=TrainState)
+
+
+@dataclass
+class RunBatch:
+    """The runs trained together: row i of every parameter, key and learning rate belongs to
+    ``runs[active[i]]``. A run that diverges leaves the batch; the others go on."""
+
+    policy: Policy
+    ascent: Ascent
+    keys: torch.Tensor
+    """[R_active, 2] run keys (:func:`pgexp.counter_rng.seed_keys`)."""
+    runs: list[RunOutput]
+    active: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.active = self.active or list(range(len(self.runs)))
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only the active rows ``rows`` (int64 indices)."""
+        self.policy.select(rows)
+        self.ascent.select(rows.to(self.keys.device))
+        self.keys = self.keys[rows.to(self.keys.device)]
+        self.active = [self.active[i] for i in rows.tolist()]
+
+
+def compare(est: GradientEstimate, ref: GradientEstimate | None) -> dict[str, list[float | None]]:
+    """Per run: ``grad_norm``, ``grad_cos`` and ``grad_rel_err`` (None where undefined)."""
     g = est.grad
-    out: dict[str, float | None] = {
-        "grad_norm": float(g.norm()),
-        "grad_cos": None,
-        "grad_rel_err": None,
+    R = g.shape[0]
+    out: dict[str, list[float | None]] = {
+        "grad_norm": list(g.norm(dim=1).tolist()),
+        "grad_cos": [None] * R,
+        "grad_rel_err": [None] * R,
     }
     if ref is not None:
-        ref_norm = float(ref.grad.norm())
-        cos = torch.nn.functional.cosine_similarity(g, ref.grad, dim=0, eps=1e-300)
-        out["grad_cos"] = float(cos)
-        out["grad_rel_err"] = float((g - ref.grad).norm()) / ref_norm if ref_norm > 0 else None
+        ref_norm = ref.grad.norm(dim=1)
+        cos = torch.nn.functional.cosine_similarity(g, ref.grad, dim=1, eps=1e-300)
+        err = (g - ref.grad).norm(dim=1) / ref_norm
+        out["grad_cos"] = list(cos.tolist())
+        out["grad_rel_err"] = [
+            e if n > 0 else None for e, n in zip(err.tolist(), ref_norm.tolist(), strict=True)
+        ]
     return out
 
 
+def finite_runs(params: Sequence[torch.Tensor]) -> torch.Tensor:
+    """[R] bool: every parameter of run r is finite."""
+    return torch.stack([torch.isfinite(p).flatten(1).all(1) for p in params]).all(0)
+
+
 def train(
-    policy: Policy,
+    batch: RunBatch,
     estimator: GradientEstimator,
-    ascent: Ascent,
     iters: int,
-    writer: MetricsWriter,
-    tracker: Tracker,
     reference: GradientEstimator | None = None,
     reference_every: int = 1,
-    state: TrainState | None = None,
     progress: bool = True,
-) -> TrainState:
-    """Run ``iters`` gradient steps, writing one metrics record per step.
+) -> None:
+    """Run ``iters`` gradient steps for every run of ``batch``, one metrics record per run and
+    step; a run whose gradient or parameters stop being finite ends ``diverged``.
 
     ``reference`` (the exact dp gradient, or a large-N estimate) supplies J (exact only) and the
     gradient-error metrics at iterations 1, 1 + ``reference_every``, ...; it is not counted in
-    ``time_s``, which times only the estimate and the update, nor in ``env_steps``.
+    ``time_s``, which times only the estimate and the update, nor in ``env_steps``. In a batch of
+    several runs, ``time_s`` counts the whole batch's wall time.
     """
-    state = state or TrainState()
-    params = list(policy.parameters())
-    device = params[0].device
-    bar = tqdm(total=iters, disable=not progress, desc="pgexp", unit="it", dynamic_ncols=True)
-    while state.iters < iters:
+    bar = tqdm(total=len(batch.runs) * iters, disable=not progress, desc="pgexp",
+               unit="it", dynamic_ncols=True)  # fmt: skip
+    for k in range(1, iters + 1):
+        params = list(batch.policy.parameters())
+        device = params[0].device
         # -- estimate ∇J at θ^{k-1} (timed)
         start = time.perf_counter()
-        est = estimator.estimate(policy)
+        est = estimator.estimate(batch.policy, stream_keys(batch.keys, Stream.sample, k))
         synchronize(device)
         elapsed = time.perf_counter() - start
         # -- reference diagnostics at the same θ^{k-1} (not timed)
         ref = None
-        if reference is not None and state.iters % reference_every == 0:
-            ref = est if estimator is reference else reference.estimate(policy)
-        # -- the update θ^k = θ^{k-1} + lr·g (timed)
-        finite = bool(torch.isfinite(est.grad).all())
+        if reference is not None and (k - 1) % reference_every == 0:
+            ref_keys = stream_keys(batch.keys, Stream.reference, k)
+            ref = est if estimator is reference else reference.estimate(batch.policy, ref_keys)
+        # -- the update θ^k = θ^{k-1} + lr·g (timed); a non-finite g is logged, not applied
+        finite = torch.isfinite(est.grad).all(1)
         start = time.perf_counter()
-        if finite:
-            ascent.step(params, est.grad)
-            synchronize(device)
-            finite = all(bool(torch.isfinite(p).all()) for p in params)
-        state.time_s += elapsed + time.perf_counter() - start
-        # -- bookkeeping and logging
-        state.iters += 1
-        state.env_steps += est.env_steps
+        batch.ascent.step(params, torch.where(finite[:, None], est.grad, 0.0))
+        finite &= finite_runs(params)
+        synchronize(device)
+        elapsed += time.perf_counter() - start
+        # -- bookkeeping and logging, run by run
+        log_iteration(batch, k, elapsed, est, ref)
+        bar.update(len(batch.active))
+        if len(batch.active) == 1:
+            record_postfix(bar, est, ref)
+        # -- diverged runs leave the batch
+        finite_list = finite.tolist()
+        for row, ok in enumerate(finite_list):
+            if not ok:
+                batch.runs[batch.active[row]].state.status = Status.diverged
+        if not all(finite_list):
+            batch.keep(
+                torch.tensor([i for i, ok in enumerate(finite_list) if ok], dtype=torch.int64)
+            )
+            bar.total -= (len(finite_list) - len(batch.active)) * (iters - k)
+            if not batch.active:
+                break
+    bar.close()
+    for i in batch.active:
+        batch.runs[i].state.status = Status.ok
+
+
+def log_iteration(
+    batch: RunBatch,
+    k: int,
+    elapsed: float,
+    est: GradientEstimate,
+    ref: GradientEstimate | None,
+) -> None:
+    """Add iteration k to every active run's counters and write its record."""
+    R = len(batch.active)
+    J = ref.objective if ref is not None else est.objective
+    J_list = [None] * R if J is None else J.tolist()
+    ret = [None] * R if est.return_mean is None else est.return_mean.tolist()
+    steps = [0] * R if est.env_steps is None else est.env_steps.tolist()
+    errors = compare(est, ref)
+    for row, i in enumerate(batch.active):
+        run = batch.runs[i]
+        state = run.state
+        state.iters = k
+        state.env_steps += steps[row]
         state.trajectories += est.trajectories
+        state.time_s += elapsed
         record = IterationRecord(
-            iter=state.iters,
-            J=ref.objective if ref is not None else est.objective,
-            return_mean=est.return_mean,
-            **compare(est, ref),
+            iter=k,
+            J=J_list[row],
+            return_mean=ret[row],
+            grad_norm=errors["grad_norm"][row],
+            grad_cos=errors["grad_cos"][row],
+            grad_rel_err=errors["grad_rel_err"][row],
             env_steps=state.env_steps,
             trajectories=state.trajectories,
             time_s=state.time_s,
         )
-        writer.write(record)
-        tracker.log(to_json(record), step=state.iters)
-        bar.update(1)
-        bar.set_postfix(J=record.J, ret=record.return_mean, refresh=False)
-        if not finite:
-            state.status = Status.diverged
-            break
-    bar.close()
-    if state.status is None:
-        state.status = Status.ok
-    return state
+        run.writer.write(record)
+        run.tracker.log(to_json(record), step=k)
+
+
+def record_postfix(bar: tqdm, est: GradientEstimate, ref: GradientEstimate | None) -> None:
+    """J and the mean return of a lone run on its progress bar."""
+    J = ref.objective if ref is not None else est.objective
+    bar.set_postfix(
+        J=None if J is None else float(J[0]),
+        ret=None if est.return_mean is None else float(est.return_mean[0]),
+        refresh=False,
+    )

@@ -10,6 +10,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from pgexp.config import Config, TableInit
+from pgexp.counter_rng import Stream, seed_keys, stream_keys, uniforms
 from pgexp.envs import FiniteMDP, make_bandit, make_chain, make_garnet, make_toy_text
 from pgexp.policies import TabularSoftmax
 
@@ -30,10 +31,21 @@ def small_mdps() -> dict[str, FiniteMDP]:
 
 
 def random_policy(mdp: FiniteMDP, seed: int, scale: float = 1.0) -> TabularSoftmax:
-    gen = torch.Generator().manual_seed(seed)
+    gens = [torch.Generator().manual_seed(seed)]
     return TabularSoftmax(
-        mdp.n_states, mdp.n_actions, mdp.n_policy_states, TableInit.normal, scale, gen
+        mdp.n_states, mdp.n_actions, mdp.n_policy_states, TableInit.normal, scale, gens
     )
+
+
+def draws(seed: int, n: int, m: int, device: str = "cpu") -> torch.Tensor:
+    """[n, m] float64 uniforms of a run seeded ``seed`` (its sampling stream, iteration 0)."""
+    keys = stream_keys(seed_keys([seed], device), Stream.sample, 0)
+    return uniforms(keys, (0, n), (0, m))[0]
+
+
+def sample_keys(seed: int, iteration: int = 1) -> torch.Tensor:
+    """[1, 2] the sampling keys of a run seeded ``seed`` at ``iteration``."""
+    return stream_keys(seed_keys([seed]), Stream.sample, iteration)
 
 
 def compose_raw(overrides: list[str], with_hydra: bool = False) -> DictConfig:

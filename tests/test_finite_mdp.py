@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from pgexp.counter_rng import seed_keys, uniforms
 from pgexp.envs import from_entries, from_gymnasium, make_toy_text
 
 
@@ -35,11 +36,11 @@ def test_rows_that_do_not_sum_to_one_are_rejected() -> None:
 def test_sampled_next_states_follow_P() -> None:
     mdp = make_toy_text("FrozenLake-v1", {"map_name": "4x4"}, horizon=10)
     table, n = mdp.sampling_table(), 60_000
-    gen = torch.Generator().manual_seed(0)
     P = mdp.dense_transitions()
-    for s, a in [(0, 0), (6, 1), (14, 2)]:
+    for i, (s, a) in enumerate([(0, 0), (6, 1), (14, 2)]):
         states = torch.full((n,), s)
-        nxt, _ = mdp.sample_step(table, states, torch.full((n,), a), gen)
+        u = uniforms(seed_keys([i]), (0, n), (0, 1))[0, :, 0]
+        nxt, _ = mdp.sample_step(table, states, torch.full((n,), a), u)
         freq = torch.bincount(nxt, minlength=mdp.n_states).double() / n
         sigma = (P[s, a] * (1 - P[s, a]) / n).sqrt()
         assert ((freq - P[s, a]).abs() <= 5 * sigma + 1e-12).all()
@@ -53,14 +54,14 @@ def test_deterministic_envs_step_like_gymnasium(env_id: str, kwargs: dict) -> No
     """Same actions, same states, rewards and termination as gymnasium, step by step."""
     env = gym.make(env_id, **kwargs).unwrapped
     mdp = from_gymnasium(env, horizon=300)
-    table, gen = mdp.sampling_table(), torch.Generator().manual_seed(0)
+    table, u = mdp.sampling_table(), torch.full((1,), 0.5, dtype=torch.float64)
     rng = np.random.default_rng(0)
     obs, _ = env.reset(seed=0)
     state = torch.tensor([int(obs)])
     for _ in range(300):
         action = int(rng.integers(mdp.n_actions))
         obs, reward, terminated, _, _ = env.step(action)
-        state, r = mdp.sample_step(table, state, torch.tensor([action]), gen)
+        state, r = mdp.sample_step(table, state, torch.tensor([action]), u)
         assert r.item() == reward
         assert state.item() == (mdp.absorbing if terminated else obs)
         if terminated:

@@ -12,13 +12,13 @@ from pgexp.config import Activation, NetInit
 from pgexp.envs.batched import TORCH_ENVS, make_batched_env
 from pgexp.policies import CategoricalMLP, GaussianMLP, Policy
 from pgexp.rollout import BatchedEnvSampler
-from tests.helpers import requires_cuda
+from tests.helpers import draws, requires_cuda, sample_keys
 
 pytestmark = [pytest.mark.gpu, requires_cuda]
 
 
 def policy_for(name: str) -> Policy:
-    gen = torch.Generator().manual_seed(0)
+    gen = [torch.Generator().manual_seed(0)]
     _, n_actions, action_dim = TORCH_ENVS[name]
     obs_dim = TORCH_ENVS[name][0].obs_dim
     if n_actions is None:
@@ -30,25 +30,25 @@ def policy_for(name: str) -> Policy:
 def test_rollout_moves_no_data_to_the_host(name: str) -> None:
     env = make_batched_env(name, horizon=50)
     policy = policy_for(name).to("cuda", torch.float32)
-    gen = torch.Generator(device="cuda").manual_seed(0)
+    keys = sample_keys(0).cuda()
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")  # any device-to-host copy or sync raises
     try:
-        batch = BatchedEnvSampler(env, check_every=None).sample(policy, 1024, gen)
+        batch = BatchedEnvSampler(env, check_every=None).sample(policy, keys, 1024)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert batch.states.is_cuda and batch.rewards.is_cuda and batch.alive.is_cuda
-    assert batch.states.shape[1] == 50
+    assert batch.states.shape[2] == 50
 
 
 @pytest.mark.parametrize("name", sorted(TORCH_ENVS))
 def test_gpu_steps_match_the_cpu_in_float64(name: str) -> None:
     dynamics = TORCH_ENVS[name][0]
-    gen = torch.Generator().manual_seed(1)
-    state = dynamics.reset(4096, gen, "cpu", torch.float64)
+    state = dynamics.reset(draws(1, 4096, len(dynamics.reset_half_width)), torch.float64)
     policy = policy_for(name)
-    for _ in range(20):
-        action = policy.sample(dynamics.observe(state), gen)
+    for t in range(20):
+        u = draws(2 + t, 4096, policy.draws_per_action)
+        action = policy.sample(dynamics.observe(state)[None], u[None])[0]
         cpu = dynamics.step(state, action)
         gpu = dynamics.step(state.cuda(), action.cuda())
         for a, b in zip(cpu, gpu, strict=True):

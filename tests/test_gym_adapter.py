@@ -18,29 +18,28 @@ from pgexp.policies import CategoricalMLP
 from pgexp.records import Status
 from pgexp.rollout import BatchedEnvSampler, GymSampler
 from pgexp.run import run
-from tests.helpers import compose, quiet
+from tests.helpers import compose, quiet, sample_keys
 
 
 def cartpole_policy() -> CategoricalMLP:
     """A random-init MLP whose CartPole episodes last about 10-60 steps."""
-    return CategoricalMLP(
-        4, 2, [16], Activation.tanh, NetInit.default, torch.Generator().manual_seed(0)
-    ).double()
+    gens = [torch.Generator().manual_seed(0)]
+    return CategoricalMLP(4, 2, [16], Activation.tanh, NetInit.default, gens)
 
 
 def test_cartpole_masks_rewards_and_lengths() -> None:
     env = GymVectorEnv("CartPole-v1", {}, horizon=None)
     assert (env.horizon, env.obs_dim, env.n_actions) == (500, 4, 2)  # from the id's spec
-    batch = GymSampler(env).sample(cartpole_policy(), 64, torch.Generator().manual_seed(1))
+    batch = GymSampler(env).sample(cartpole_policy(), sample_keys(1), 64)
     env.close()
-    assert batch.states.shape == (64, 500, 4) and batch.actions.shape == (64, 500)
-    lengths = batch.alive.sum(1)
+    assert batch.states.shape == (1, 64, 500, 4) and batch.actions.shape == (1, 64, 500)
+    lengths = batch.alive.sum(-1)
     assert (lengths < 500).all()  # every copy ended, so the round stopped early
     # alive is a prefix and CartPole pays 1 per step: the return is the episode length
-    assert torch.equal(batch.alive, torch.arange(500) < lengths[:, None])
+    assert torch.equal(batch.alive, torch.arange(500) < lengths[..., None])
     assert torch.equal(batch.returns(1.0), lengths.double())
     # the first observation of each copy is gymnasium's reset state, inside ±0.05
-    assert (batch.states[:, 0].abs() <= 0.05).all()
+    assert (batch.states[:, :, 0].abs() <= 0.05).all()
 
 
 @pytest.mark.slow
@@ -49,11 +48,11 @@ def test_episode_lengths_match_the_torch_cartpole() -> None:
     n = 2000
     policy = cartpole_policy()
     env = GymVectorEnv("CartPole-v1", {}, horizon=500)
-    gym_len = GymSampler(env).sample(policy, n, torch.Generator().manual_seed(2)).alive.sum(1)
+    gym_len = GymSampler(env).sample(policy, sample_keys(2), n).alive.sum(-1)
     env.close()
     torch_env = make_batched_env("cartpole", horizon=500)
     sampler = BatchedEnvSampler(torch_env)
-    torch_len = sampler.sample(policy, n, torch.Generator().manual_seed(3)).alive.sum(1)
+    torch_len = sampler.sample(policy, sample_keys(3), n).alive.sum(-1)
     a, b = gym_len.double(), torch_len.double()
     z = (a.mean() - b.mean()) / math.sqrt(float(a.var() + b.var()) / n)
     assert abs(float(z)) < 4, (float(a.mean()), float(b.mean()))
@@ -63,9 +62,7 @@ def test_sync_and_async_give_the_same_trajectories() -> None:
     batches = []
     for mode in ("sync", "async"):
         env = GymVectorEnv("CartPole-v1", {}, horizon=100, vectorization=mode, num_envs=4)
-        batches.append(
-            GymSampler(env).sample(cartpole_policy(), 10, torch.Generator().manual_seed(4))
-        )
+        batches.append(GymSampler(env).sample(cartpole_policy(), sample_keys(4), 10))
         env.close()
     sync, async_ = batches
     assert sync.n == async_.n == 10  # 4 + 4 + 2 copies in three rounds

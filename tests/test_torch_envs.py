@@ -13,6 +13,7 @@ import torch
 from pgexp.envs.acrobot import TorchAcrobot
 from pgexp.envs.cartpole import TorchCartPole
 from pgexp.envs.pendulum import TorchPendulum
+from tests.helpers import draws
 
 Policy = Callable[[np.ndarray, np.random.Generator], Any]
 
@@ -81,7 +82,7 @@ def test_steps_match_gymnasium(env_id: str, torch_env: Any, policy: Policy, step
 def test_reset_is_uniform_in_gymnasiums_box(
     torch_env: Any, low: list[float], high: list[float]
 ) -> None:
-    state = torch_env.reset(100_000, torch.Generator().manual_seed(0), dtype=torch.float64)
+    state = torch_env.reset(draws(0, 100_000, len(low)), torch.float64)
     lo, hi = torch.tensor(low, dtype=torch.float64), torch.tensor(high, dtype=torch.float64)
     assert state.shape == (100_000, len(low))
     assert (state >= lo).all() and (state < hi).all()
@@ -91,9 +92,8 @@ def test_reset_is_uniform_in_gymnasiums_box(
 
 
 def test_a_batch_steps_like_its_rows() -> None:
-    gen = torch.Generator().manual_seed(1)
-    state = TorchCartPole.reset(64, gen, dtype=torch.float64) * 40  # some start terminated
-    action = torch.randint(2, (64,), generator=gen)
+    state = TorchCartPole.reset(draws(1, 64, 4), torch.float64) * 40  # some start terminated
+    action = (draws(2, 64, 1)[:, 0] < 0.5).long()
     batch = TorchCartPole.step(state, action)
     for i in range(64):
         row = TorchCartPole.step(state[i : i + 1], action[i : i + 1])

@@ -17,10 +17,13 @@ class BatchedDynamics(Protocol):
 
     obs_dim: int
 
-    def reset(
-        self, n: int, generator: torch.Generator, device: torch.device | str, dtype: torch.dtype
-    ) -> torch.Tensor:
-        """[n, state_dim] initial states."""
+    @property
+    def reset_half_width(self) -> tuple[float, ...]:
+        """One entry per state coordinate: the state has ``len(reset_half_width)`` coordinates."""
+        ...
+
+    def reset(self, u: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """[..., state_dim] initial states from uniforms [..., state_dim] in (0, 1)."""
         ...
 
     def observe(self, state: torch.Tensor) -> torch.Tensor:

@@ -115,28 +115,34 @@ class FiniteMDP:
         within = torch.where(last, torch.ones_like(within), within)
         return self.entry_sa.to(torch.float64) + within
 
-    def sample_initial(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """[n] int64 states drawn from mu0."""
-        return torch.multinomial(self.mu0, n, replacement=True, generator=generator)
+    def initial_cdf(self) -> torch.Tensor:
+        """[S] float64 cumulative mu0, exactly 1 from the last state with mass on."""
+        cdf = torch.cumsum(self.mu0, 0)
+        last = int(torch.nonzero(self.mu0 > 0).max())
+        return torch.where(torch.arange(self.n_states, device=cdf.device) >= last, 1.0, cdf)
+
+    def sample_initial(self, cdf: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """int64 states s_0 ~ mu0 for uniforms ``u`` in (0, 1) of any shape, by inverse CDF on
+        ``cdf`` (the output of :meth:`initial_cdf`)."""
+        return torch.searchsorted(cdf, u.contiguous(), right=True)
 
     def sample_step(
         self,
         table: torch.Tensor,
         states: torch.Tensor,
         actions: torch.Tensor,
-        generator: torch.Generator,
+        u: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw s' ~ P(·|s, a) for a batch.
+        """Draw s' ~ P(·|s, a) for a batch, one uniform each.
 
         Args:
             table: the output of :meth:`sampling_table`.
-            states, actions: [N] int64.
+            states, actions: int64 of any common shape; u: float64 uniforms in (0, 1), same shape.
         Returns:
-            next states [N] int64 and rewards [N] float64.
+            next states (int64) and rewards (float64), same shape.
         """
         row = states * self.n_actions + actions
-        u = torch.rand(row.shape, dtype=torch.float64, device=row.device, generator=generator)
-        entry = torch.searchsorted(table, row.to(torch.float64) + u, right=True)
+        entry = torch.searchsorted(table, (row.to(torch.float64) + u).contiguous(), right=True)
         return self.entry_next[entry], self.entry_reward[entry]
 
     # ------------------------------------------------------------------ checks

@@ -6,7 +6,7 @@ import torch
 
 
 class UniformReset:
-    """Base of the torch envs: ``reset`` draws coordinate i uniformly in [-h_i, h_i).
+    """Base of the torch envs: ``reset`` maps one uniform per coordinate i to [-h_i, h_i).
 
     Subclasses set ``reset_half_width`` (h, one entry per state coordinate).
     """
@@ -14,14 +14,7 @@ class UniformReset:
     reset_half_width: tuple[float, ...]
 
     @classmethod
-    def reset(
-        cls,
-        n: int,
-        generator: torch.Generator,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float32,
-    ) -> torch.Tensor:
-        """[n, len(reset_half_width)] initial states."""
-        half = torch.tensor(cls.reset_half_width, device=device, dtype=dtype)
-        u = torch.rand((n, half.numel()), generator=generator, device=device, dtype=dtype)
-        return (2 * u - 1) * half
+    def reset(cls, u: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """[..., state_dim] initial states from uniforms ``u`` [..., state_dim] in (0, 1)."""
+        half = torch.tensor(cls.reset_half_width, device=u.device, dtype=torch.float64)
+        return ((2 * u - 1) * half).to(dtype)

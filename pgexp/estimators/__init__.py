@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from pgexp.config import (
     EstimatorConfig,
     ExactEstimatorConfig,
@@ -39,9 +37,9 @@ __all__ = [
 
 
 def make_estimator(
-    cfg: EstimatorConfig, env: FiniteMDP | ObservationEnv, generator: torch.Generator
+    cfg: EstimatorConfig, env: FiniteMDP | ObservationEnv
 ) -> ExactGradient | MinibatchGradient:
-    """The estimator an ``estimator`` config asks for; ``generator`` drives the sampling."""
+    """The estimator an ``estimator`` config asks for."""
     if isinstance(cfg, ExactEstimatorConfig):
         if not isinstance(env, FiniteMDP):
             raise ConfigError(
@@ -62,5 +60,5 @@ def make_estimator(
         return ExactGradient(mdp, cfg.method, cfg.max_trajectories)
     if isinstance(cfg, MinibatchEstimatorConfig):
         sampler = make_sampler(env)
-        return MinibatchGradient(sampler, cfg.N, generator, cfg.returns, cfg.baseline)
+        return MinibatchGradient(sampler, cfg.N, cfg.returns, cfg.baseline)
     raise ConfigError("estimator", f"has an unknown schema {type(cfg).__name__}")

@@ -25,19 +25,19 @@ class TrajectoryLimitError(ValueError):
 
 
 def dp_objective(mdp: FiniteMDP, policy: TablePolicy) -> torch.Tensor:
-    """Scalar J(θ) by the forward recursion, differentiable in the policy's parameters."""
-    pi = policy.probs()  # [S, A]
+    """[R] J(θ) of every run by the forward recursion, differentiable in the parameters."""
+    pi = policy.probs()  # [R, S, A]
     dtype = pi.dtype
     R = mdp.expected_reward().to(dtype)
     prob = mdp.entry_prob.to(dtype)
-    d = mdp.mu0.to(dtype)
-    J = torch.zeros((), dtype=dtype, device=pi.device)
+    d = mdp.mu0.to(dtype).expand(pi.shape[0], -1)  # [R, S]
+    J = torch.zeros(pi.shape[0], dtype=dtype, device=pi.device)
     for t in range(mdp.horizon):
-        occupancy = d[:, None] * pi  # [S, A]
-        J = J + mdp.discount**t * (occupancy * R).sum()
+        occupancy = d.unsqueeze(-1) * pi  # [R, S, A]
+        J = J + mdp.discount**t * (occupancy * R).sum((1, 2))
         if t + 1 < mdp.horizon:
-            flow = occupancy.reshape(-1)[mdp.entry_sa] * prob  # [E]
-            d = torch.zeros_like(d).index_add(0, mdp.entry_next, flow)
+            flow = occupancy.flatten(1)[:, mdp.entry_sa] * prob  # [R, E]
+            d = torch.zeros_like(d).index_add(1, mdp.entry_next, flow)
     return J
 
 
@@ -66,7 +66,8 @@ def count_trajectories(mdp: FiniteMDP) -> int:
 def enumerate_objective(
     mdp: FiniteMDP, policy: TablePolicy, max_trajectories: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """J(θ) and the score-function surrogate ``Σ_τ p(τ)·R(τ)·Σ_t log π(a_t|s_t)``, p detached.
+    """[R] J(θ) and [R] score-function surrogates ``Σ_τ p(τ)·R(τ)·Σ_t log π(a_t|s_t)``, p
+    detached.
 
     The gradient of the surrogate is the seed formula for ∇J, term by term.
     Raises:
@@ -77,18 +78,18 @@ def enumerate_objective(
         raise TrajectoryLimitError(
             f"{n:.3g} trajectories (horizon {mdp.horizon}) exceed {max_trajectories:.3g}"
         )
-    log_pi = policy.log_probs()  # [S, A]
+    log_pi = policy.log_probs()  # [R, S, A]
     pi = log_pi.detach().exp()
     if mdp.absorbing is not None:
-        keep = torch.ones_like(pi[:, :1])
-        keep[mdp.absorbing] = 0
+        keep = torch.ones_like(pi[..., :1])
+        keep[:, mdp.absorbing] = 0
         log_pi = log_pi * keep  # parameter-free: no score
         pi = torch.where(keep.bool(), pi, torch.ones_like(pi))
     first, count = _branches(mdp)
     entry_action = mdp.entry_action
     entry_prob, entry_reward = mdp.entry_prob.to(pi.dtype), mdp.entry_reward.to(pi.dtype)
     state = torch.nonzero(mdp.mu0 > 0).flatten()
-    p_tau = mdp.mu0[state].to(pi.dtype)
+    p_tau = mdp.mu0[state].to(pi.dtype).expand(pi.shape[0], -1)  # [R, trajectories so far]
     ret = torch.zeros_like(p_tau)
     score = torch.zeros_like(p_tau)
     for t in range(mdp.horizon):
@@ -100,11 +101,11 @@ def enumerate_objective(
         )
         entry = first[state][parent] + offset
         s, a = state[parent], entry_action[entry]
-        p_tau = p_tau[parent] * pi[s, a] * entry_prob[entry]
-        ret = ret[parent] + mdp.discount**t * entry_reward[entry]
-        score = score[parent] + log_pi[s, a]
+        p_tau = p_tau[:, parent] * pi[:, s, a] * entry_prob[entry]
+        ret = ret[:, parent] + mdp.discount**t * entry_reward[entry]
+        score = score[:, parent] + log_pi[:, s, a]
         state = mdp.entry_next[entry]
-    return (p_tau * ret).sum(), (p_tau * ret * score).sum()
+    return (p_tau * ret).sum(1), (p_tau * ret * score).sum(1)
 
 
 class ExactGradient:
@@ -118,15 +119,16 @@ class ExactGradient:
     ) -> None:
         self.mdp, self.method, self.max_trajectories = mdp, method, max_trajectories
 
-    def estimate(self, policy: Policy) -> GradientEstimate:
+    def estimate(self, policy: Policy, keys: torch.Tensor | None = None) -> GradientEstimate:
+        """Exact J and ∇J of every run (``keys`` are not used: nothing is sampled)."""
         if not isinstance(policy, TablePolicy):
             raise TypeError(f"exact gradients need a table policy, got {type(policy).__name__}")
         params = list(policy.parameters())
         match self.method:
             case ExactMethod.dp:
                 J = dp_objective(self.mdp, policy)
-                grad = flat_grad(J, params)
+                grad = flat_grad(J.sum(), params)
             case ExactMethod.enumerate:
                 J, surrogate = enumerate_objective(self.mdp, policy, self.max_trajectories)
-                grad = flat_grad(surrogate, params)
-        return GradientEstimate(grad=grad.detach(), objective=float(J.detach()))
+                grad = flat_grad(surrogate.sum(), params)
+        return GradientEstimate(grad=grad.detach(), objective=J.detach())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch.func import functional_call
 
 from pgexp.config import Baseline, Returns
 from pgexp.estimators.base import GradientEstimate, flat_grad
@@ -13,55 +14,69 @@ from pgexp.rollout import Trajectories, TrajectorySampler
 def weights(
     batch: Trajectories, discount: float, returns: Returns, baseline: Baseline
 ) -> torch.Tensor:
-    """[N, T] the factor of ∇log π(a_t|s_t) for each sampled step.
+    """[R, N, T] the factor of ∇log π(a_t|s_t) for each sampled step.
 
     ``returns=total`` uses R(τ) at every t (the seed formula); ``reward_to_go`` uses the return
-    from t on. ``baseline`` subtracts, per t, the batch mean (``mean``, slightly biased) or the mean
-    of the other N-1 trajectories (``leave_one_out``, unbiased).
+    from t on. ``baseline`` subtracts, per run and t, the batch mean (``mean``, slightly biased)
+    or the mean of the other N-1 trajectories (``leave_one_out``, unbiased).
     """
     match returns:
         case Returns.total:
-            w = batch.returns(discount)[:, None].expand(-1, batch.rewards.shape[1])
+            w = batch.returns(discount).unsqueeze(-1).expand_as(batch.rewards)
         case Returns.reward_to_go:
             w = batch.rewards_to_go(discount)
     match baseline:
         case Baseline.none:
             pass
         case Baseline.mean:
-            w = w - w.mean(0, keepdim=True)
+            w = w - w.mean(1, keepdim=True)
         case Baseline.leave_one_out:
-            n = w.shape[0]
-            w = (w - w.mean(0, keepdim=True)) * (n / (n - 1))
+            n = w.shape[1]
+            w = (w - w.mean(1, keepdim=True)) * (n / (n - 1))
     return w * batch.alive
 
 
+def score_gradient(policy: Policy, batch: Trajectories, w: torch.Tensor) -> torch.Tensor:
+    """[R, P] ∇_θ (1/N) Σ_{i,t} w_{i,t} log π(a_t^i|s_t^i) for each run.
+
+    Run r is differentiated alone, on exactly its own steps taken before termination (the
+    others have weight 0, and would cost most of the backward pass in early CartPole, where
+    T' ≫ episode lengths). So no sum ever mixes runs or padding: a run's gradient is the same,
+    to the last bit, in a batch as alone.
+    """
+    grads = []
+    for r in range(batch.alive.shape[0]):
+        alive = batch.alive[r]
+        params = {
+            name: p[r : r + 1].detach().requires_grad_() for name, p in policy.named_parameters()
+        }
+        states, actions = batch.states[r][alive], batch.actions[r][alive]
+        logp = functional_call(policy, params, (states.unsqueeze(0), actions.unsqueeze(0)))
+        surrogate = (w[r][alive] * logp[0]).sum() / batch.n
+        grads.append(flat_grad(surrogate, params.values()))
+    return torch.cat(grads)
+
+
 class MinibatchGradient:
-    """Samples N trajectories at the current θ and returns the score-function estimate."""
+    """Samples N trajectories per run at the current θ and returns the score-function estimate."""
 
     def __init__(
         self,
         sampler: TrajectorySampler,
         n: int,
-        generator: torch.Generator,
         returns: Returns = Returns.total,
         baseline: Baseline = Baseline.none,
     ) -> None:
-        self.sampler, self.n, self.generator = sampler, n, generator
+        self.sampler, self.n = sampler, n
         self.returns, self.baseline = returns, baseline
 
-    def estimate(self, policy: Policy) -> GradientEstimate:
-        batch = self.sampler.sample(policy, self.n, self.generator)
+    def estimate(self, policy: Policy, keys: torch.Tensor) -> GradientEstimate:
+        batch = self.sampler.sample(policy, keys, self.n)
         discount = self.sampler.discount
         w = weights(batch, discount, self.returns, self.baseline)
-        # score only the steps taken before termination: the others have weight 0 (and would
-        # cost most of the backward pass in early CartPole, where T' ≫ episode lengths)
-        alive = batch.alive
-        logp = policy.log_prob(batch.states[alive], batch.actions[alive])
-        surrogate = (w[alive] * logp).sum() / batch.n
-        grad = flat_grad(surrogate, policy.parameters())
         return GradientEstimate(
-            grad=grad.detach(),
-            return_mean=float(batch.returns(discount).mean()),
+            grad=score_gradient(policy, batch, w).detach(),
+            return_mean=batch.returns(discount).mean(1),
             env_steps=batch.env_steps(),
             trajectories=batch.n,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from pgexp.config import (
@@ -30,14 +32,13 @@ __all__ = [
 
 
 def make_policy(
-    cfg: PolicyConfig, env: FiniteMDP | ObservationEnv, generator: torch.Generator
+    cfg: PolicyConfig, env: FiniteMDP | ObservationEnv, generators: Sequence[torch.Generator]
 ) -> Policy:
-    """The policy a config describes, in float64 on the CPU (move it with ``.to``).
-
-    ``generator`` draws the initial parameters and random features.
+    """The policy a config describes for R = ``len(generators)`` runs, in float64 on the CPU
+    (move it with ``.to``); run r draws its initial parameters from ``generators[r]``.
     """
     if not isinstance(env, FiniteMDP):
-        return make_neural_policy(cfg, env, generator)
+        return make_neural_policy(cfg, env, generators)
     if isinstance(cfg, MLPPolicyConfig):
         raise ConfigError(
             f"policy={cfg.name}",
@@ -47,7 +48,7 @@ def make_policy(
     mdp = env
     S, A, S_pol = mdp.n_states, mdp.n_actions, mdp.n_policy_states
     if isinstance(cfg, TabularSoftmaxConfig):
-        return TabularSoftmax(S, A, S_pol, cfg.init, cfg.init_scale, generator)
+        return TabularSoftmax(S, A, S_pol, cfg.init, cfg.init_scale, generators)
     if isinstance(cfg, LinearSoftmaxConfig):
         if cfg.features == "one_hot":
             phi = one_hot_features(S, A, S_pol)
@@ -61,12 +62,12 @@ def make_policy(
                 raise ConfigError(
                     "policy.features", f"must be one_hot, random or a readable .npy file: {err}"
                 ) from None
-        return LinearSoftmax(phi, cfg.init, cfg.init_scale, generator)
+        return LinearSoftmax(phi, cfg.init, cfg.init_scale, generators)
     raise ConfigError("policy", f"has an unknown schema {type(cfg).__name__}")
 
 
 def make_neural_policy(
-    cfg: PolicyConfig, env: ObservationEnv, generator: torch.Generator
+    cfg: PolicyConfig, env: ObservationEnv, generators: Sequence[torch.Generator]
 ) -> Policy:
     """``mlp`` for discrete actions, ``gaussian`` for continuous ones."""
     obs_dim = env.obs_dim
@@ -78,7 +79,7 @@ def make_neural_policy(
                 f"{env.n_actions} discrete actions: use policy=mlp",
             )
         return GaussianMLP(obs_dim, env.action_dim, list(cfg.hidden), cfg.activation, cfg.init,
-                           generator, cfg.state_dependent_std, cfg.log_std_init)  # fmt: skip
+                           generators, cfg.state_dependent_std, cfg.log_std_init)  # fmt: skip
     if isinstance(cfg, MLPPolicyConfig):
         if env.n_actions is None:
             raise ConfigError(
@@ -87,7 +88,7 @@ def make_neural_policy(
                 "continuous actions: use policy=gaussian",
             )
         return CategoricalMLP(obs_dim, env.n_actions, list(cfg.hidden), cfg.activation, cfg.init,
-                              generator)  # fmt: skip
+                              generators)  # fmt: skip
     raise ConfigError(
         f"policy={cfg.name}",
         f"needs a finite MDP; env={env.name} has observation "

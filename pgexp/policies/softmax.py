@@ -1,16 +1,18 @@
-"""Softmax policies over the states of a finite MDP.
+"""Softmax policies over the states of a finite MDP, for R runs at once.
 
-Both policies compute a table of logits ``[S, A]``; the absorbing state (if any) gets logits 0
+Both policies compute a table of logits ``[R, S, A]``; the absorbing state (if any) gets logits 0
 that depend on no parameter, so its score ∇log π is exactly zero.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
 from pgexp.config import TableInit
-from pgexp.policies.base import Policy, sample_categorical
+from pgexp.policies.base import Policy, one_generator, sample_categorical, stack_runs
 
 
 class TablePolicy(Policy):
@@ -20,38 +22,45 @@ class TablePolicy(Policy):
     n_actions: int
 
     def logits(self) -> torch.Tensor:
-        """[S, A] logits of every state, absorbing state included."""
+        """[R, S, A] logits of every state, absorbing state included."""
         raise NotImplementedError
 
     def log_probs(self) -> torch.Tensor:
-        """[S, A] log π(a|s)."""
+        """[R, S, A] log π(a|s)."""
         return torch.log_softmax(self.logits(), dim=-1)
 
     def probs(self) -> torch.Tensor:
-        """[S, A] π(a|s)."""
+        """[R, S, A] π(a|s)."""
         return torch.softmax(self.logits(), dim=-1)
 
     def log_prob(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """log π(actions|states) for index tensors of any common shape."""
-        return self.log_probs()[states, actions]
+        """[R, M] log π(actions|states) for index tensors [R, M]."""
+        runs = torch.arange(states.shape[0], device=states.device).unsqueeze(1)
+        return self.log_probs()[runs, states, actions]
 
     @torch.no_grad()
-    def sample(self, states: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """[N] int64 actions a ~ π(·|s) for states [N]."""
-        return sample_categorical(self.probs()[states], generator)
+    def sample(self, states: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """[R, N] int64 actions a ~ π(·|s) for states [R, N] and uniforms [R, N, 1]."""
+        runs = torch.arange(states.shape[0], device=states.device).unsqueeze(1)
+        return sample_categorical(self.probs()[runs, states], u[..., 0])
 
 
 def _init(
-    shape: tuple[int, ...], init: TableInit, scale: float, generator: torch.Generator
+    shape: tuple[int, ...],
+    init: TableInit,
+    scale: float,
+    generators: Sequence[torch.Generator],
 ) -> nn.Parameter:
-    """float64 θ⁰ of ``shape``: zeros, or N(0, scale²) entries drawn from ``generator``."""
+    """float64 θ⁰ [R, *shape]: zeros, or N(0, scale²) entries, run r drawing from
+    ``generators[r]``."""
     if init is TableInit.zeros:
-        return nn.Parameter(torch.zeros(shape, dtype=torch.float64))
-    return nn.Parameter(scale * torch.randn(shape, dtype=torch.float64, generator=generator))
+        return stack_runs([torch.zeros(shape, dtype=torch.float64) for _ in generators])
+    draws = [scale * torch.randn(shape, dtype=torch.float64, generator=g) for g in generators]
+    return stack_runs(draws)
 
 
 class TabularSoftmax(TablePolicy):
-    """π(a|s) = softmax(θ[s])_a, θ ∈ R^{S'×A} over the S' non-absorbing states."""
+    """π(a|s) = softmax(θ[s])_a, θ ∈ R^{S'×A} over the S' non-absorbing states (per run)."""
 
     def __init__(
         self,
@@ -60,20 +69,20 @@ class TabularSoftmax(TablePolicy):
         n_policy_states: int,
         init: TableInit = TableInit.zeros,
         init_scale: float = 1.0,
-        generator: torch.Generator | None = None,
+        generators: Sequence[torch.Generator] | None = None,
     ) -> None:
         super().__init__()
         self.n_states, self.n_actions = n_states, n_actions
-        gen = generator or torch.Generator().manual_seed(0)
-        self.theta = _init((n_policy_states, n_actions), init, init_scale, gen)
+        gens = generators or one_generator()
+        self.theta = _init((n_policy_states, n_actions), init, init_scale, gens)
 
     def logits(self) -> torch.Tensor:
-        pad = self.n_states - self.theta.shape[0]
+        pad = self.n_states - self.theta.shape[1]
         return torch.nn.functional.pad(self.theta, (0, 0, 0, pad))
 
 
 class LinearSoftmax(TablePolicy):
-    """π(a|s) ∝ exp(φ(s, a)·θ), θ ∈ R^d, with fixed features φ of shape [S, A, d]."""
+    """π(a|s) ∝ exp(φ(s, a)·θ), θ ∈ R^d per run, with fixed features φ of shape [S, A, d]."""
 
     features: torch.Tensor
 
@@ -82,13 +91,15 @@ class LinearSoftmax(TablePolicy):
         features: torch.Tensor,
         init: TableInit = TableInit.zeros,
         init_scale: float = 1.0,
-        generator: torch.Generator | None = None,
+        generators: Sequence[torch.Generator] | None = None,
     ) -> None:
         super().__init__()
         self.n_states, self.n_actions, dim = features.shape
         self.register_buffer("features", features)
-        gen = generator or torch.Generator().manual_seed(0)
-        self.theta = _init((dim,), init, init_scale, gen)
+        gens = generators or one_generator()
+        self.theta = _init((dim,), init, init_scale, gens)
 
     def logits(self) -> torch.Tensor:
-        return self.features @ self.theta
+        # a product and a sum over d per entry (not a matrix product, whose summation order
+        # depends on how many runs share it): the logits of run r never depend on R
+        return (self.features.unsqueeze(0) * self.theta[:, None, None, :]).sum(-1)
