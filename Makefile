@@ -30,13 +30,13 @@ test-fast: install  ## the fast tier: every module, no command-line multiruns or
 	$(PY) -m pytest -n 2 -m "not slow"
 
 lint: install  ## ruff (lint + format check) and mypy
-	$(BIN)/ruff check pgexp tests benchmarks
-	$(BIN)/ruff format --check pgexp tests benchmarks
+	$(BIN)/ruff check pgexp hydra_plugins tests benchmarks
+	$(BIN)/ruff format --check pgexp hydra_plugins tests benchmarks
 	$(BIN)/mypy
 
 format: install  ## apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix pgexp tests benchmarks
-	$(BIN)/ruff format pgexp tests benchmarks
+	$(BIN)/ruff check --fix pgexp hydra_plugins tests benchmarks
+	$(BIN)/ruff format pgexp hydra_plugins tests benchmarks
 
 bench: install  ## gradient timings and CartPole env throughput (writes benchmarks/results/)
 	$(PY) benchmarks/gradient_timing.py

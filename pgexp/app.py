@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pgexp.config import SCHEMAS, Config
 from pgexp.errors import ConfigError
+from pgexp.job import Job
 from pgexp.records import Summary
 from pgexp.validation import validate
 
@@ -75,32 +76,49 @@ def report_config_error(err: ConfigError, multirun: bool) -> NoReturn:
     raise SystemExit(1)
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-def hydra_main(dcfg: DictConfig) -> float | None:
-    """Run one job; return J_final so that sweepers can optimize it."""
+def job_from_hydra(dcfg: DictConfig) -> Job:
+    """The job Hydra has set up (its output directory, name, sweep group and overrides), with
+    its config validated; :class:`ConfigError` for a value pgexp cannot run with."""
     hc = HydraConfig.get()
-    run_dir = Path(hc.runtime.output_dir)
-    multirun = hc.mode == RunMode.MULTIRUN
-    sweep = Path(hc.sweep.dir)
     cfg = cast(Config, OmegaConf.to_object(dcfg))
     resolved = cast(dict[str, Any], OmegaConf.to_container(dcfg, resolve=True, enum_to_str=True))
-    try:
-        validate(cfg)  # before torch is imported: a bad value answers in a second
-        from pgexp.run import run
+    sweep = Path(hc.sweep.dir)
+    validate(cfg)  # before torch is imported: a bad value answers in a second
+    return Job(
+        cfg,
+        Path(hc.runtime.output_dir),
+        name=run_name(cfg, hc.job.override_dirname),
+        group=f"{sweep.parent.name}_{sweep.name}" if hc.mode == RunMode.MULTIRUN else None,
+        overrides=list(hc.overrides.task),
+        resolved=resolved,
+    )
 
-        summary = run(
-            cfg,
-            run_dir,
-            name=run_name(cfg, hc.job.override_dirname),
-            group=f"{sweep.parent.name}_{sweep.name}" if multirun else None,
-            overrides=list(hc.overrides.task),
-            resolved=resolved,
-        )
-    except ConfigError as err:
-        if not (run_dir / "metrics.jsonl").exists():
-            remove_hydra_files(run_dir, hc.job.name)
-        report_config_error(err, multirun)
+
+def abandon_job(run_dir: Path, job_name: str, err: ConfigError, multirun: bool) -> NoReturn:
+    """A job that cannot run: undo Hydra's files unless the job wrote metrics, then report."""
+    if not (run_dir / "metrics.jsonl").exists():
+        remove_hydra_files(run_dir, job_name)
+    report_config_error(err, multirun)
+
+
+def report_outcome(summary: Summary, run_dir: Path) -> None:
+    """The one line a finished job prints."""
     print(f"pgexp: {outcome(summary)} -> {run_dir}", file=sys.stderr)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def hydra_main(dcfg: DictConfig) -> float | None:
+    """Run one job (a batch of one); return J_final so that sweepers can optimize it."""
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    try:
+        job = job_from_hydra(dcfg)
+        from pgexp.run import run_batch
+
+        summary = run_batch([job])[0]
+    except ConfigError as err:
+        abandon_job(run_dir, hc.job.name, err, hc.mode == RunMode.MULTIRUN)
+    report_outcome(summary, run_dir)
     return summary.J_final
 
 

@@ -51,19 +51,28 @@ def threefry2x32(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Threefry-2x32-20 of int32 key words and counter words (broadcast together).
 
-    Returns the two int32 output words (bit patterns of unsigned 32-bit values).
+    Returns the two int32 output words (bit patterns of unsigned 32-bit values), as new
+    contiguous tensors of the broadcast shape. The rounds work in place (six times faster on a
+    CPU than allocating a tensor per operation).
     """
     k0, k1 = key
     k2 = k0 ^ k1 ^ KEY_PARITY
     schedule = (k0, k1, k2)
     x0 = counter[0] + k0
     x1 = counter[1] + k1
+    # (torch.broadcast_shapes would import torch.fx: a second of start-up)
+    x0, x1 = (x.contiguous() for x in torch.broadcast_tensors(x0, x1))
+    low_bits = torch.empty_like(x1)
     for block in range(5):
         for r in ROTATIONS[4 * (block % 2) : 4 * (block % 2) + 4]:
-            x0 = x0 + x1
-            x1 = ((x1 << r) | ((x1 >> (32 - r)) & ((1 << r) - 1))) ^ x0
-        x0 = x0 + schedule[(block + 1) % 3]
-        x1 = x1 + schedule[(block + 2) % 3] + (block + 1)
+            x0 += x1
+            torch.bitwise_right_shift(x1, 32 - r, out=low_bits)
+            low_bits &= (1 << r) - 1  # a logical shift of the int32 pattern
+            x1 <<= r
+            x1 |= low_bits
+            x1 ^= x0
+        x0 += schedule[(block + 1) % 3]
+        x1 += schedule[(block + 2) % 3] + (block + 1)
     return x0, x1
 
 
@@ -91,21 +100,31 @@ def stream_keys(run_keys: torch.Tensor, stream: Stream, iteration: int = 0) -> t
 
 
 def uniforms(
-    keys: torch.Tensor, trajectories: tuple[int, int], draws: tuple[int, int]
+    keys: torch.Tensor,
+    trajectories: tuple[int, int],
+    draws: tuple[int, int],
+    draw_major: bool = False,
 ) -> torch.Tensor:
-    """[R, n, m] float64 uniforms in (0, 1) for keys [R, 2].
+    """[R, n, m] float64 uniforms in (0, 1) for keys [R, 2] ([m, R, n] if ``draw_major``).
 
-    Entry [r, i, j] is a function of ``keys[r]``, the trajectory index ``trajectories[0] + i``
-    and the draw index ``draws[0] + j`` only (``trajectories`` and ``draws`` are (start, count)
-    pairs). Each uniform takes 53 bits of one Threefry block: (k + ½) / 2⁵³ for an integer
-    k in [0, 2⁵³), so it is never 0 or 1.
+    The uniform of run r, trajectory ``trajectories[0] + i`` and draw ``draws[0] + j`` is a
+    function of ``keys[r]`` and those two indices only (``trajectories`` and ``draws`` are
+    (start, count) pairs). Each uniform takes 53 bits of one Threefry block: (k + ½) / 2⁵³ for
+    an integer k in [0, 2⁵³), so it is never 0 or 1.
     """
     dev = keys.device
     (t0, n), (d0, m) = trajectories, draws
     k = _int32(keys)
-    traj = _int32(torch.arange(t0, t0 + n, dtype=torch.int64, device=dev)).view(1, n, 1)
-    draw = _int32(torch.arange(d0, d0 + m, dtype=torch.int64, device=dev)).view(1, 1, m)
-    x0, x1 = threefry2x32((k[:, 0].view(-1, 1, 1), k[:, 1].view(-1, 1, 1)), (traj, draw))
-    high = _uint(x0) >> 5  # 27 bits
-    low = _uint(x1) >> 6  # 26 bits
-    return ((high << 26) + low).to(torch.float64).add_(0.5).mul_(2.0**-53)
+    traj = _int32(torch.arange(t0, t0 + n, dtype=torch.int64, device=dev))
+    draw = _int32(torch.arange(d0, d0 + m, dtype=torch.int64, device=dev))
+    if draw_major:  # [m, R, n]
+        key_shape, traj, draw = (1, -1, 1), traj.view(1, 1, n), draw.view(m, 1, 1)
+    else:  # [R, n, m]
+        key_shape, traj, draw = (-1, 1, 1), traj.view(1, n, 1), draw.view(1, 1, m)
+    x0, x1 = threefry2x32((k[:, 0].view(key_shape), k[:, 1].view(key_shape)), (traj, draw))
+    x0 >>= 5
+    x0 &= (1 << 27) - 1  # the high 27 bits of the first word
+    x1 >>= 6
+    x1 &= (1 << 26) - 1  # the high 26 bits of the second
+    high, low = x0.to(torch.float64), x1.to(torch.float64)
+    return high.mul_(2.0**26).add_(low).add_(0.5).mul_(2.0**-53)  # exact in float64

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -35,14 +36,24 @@ def git_state(path: Path) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
-def provenance(device: str, overrides: list[str]) -> dict[str, Any]:
-    """Versions of the stack, git state of the pgexp source, device, and the reproducing command."""
-    source = Path(__file__).resolve().parent
+@cache
+def _environment() -> dict[str, Any]:
+    """What every run of this process shares: versions and the git state (looked up once)."""
     return {
         "versions": {p: _version(p) for p in PACKAGES},
         "python": sys.version.split()[0],
         "torch_version": torch.__version__,
-        "git": git_state(source),
+        "git": git_state(Path(__file__).resolve().parent),
+    }
+
+
+def provenance(device: str, overrides: list[str]) -> dict[str, Any]:
+    """Versions of the stack, git state of the pgexp source, device, and the reproducing command."""
+    env = _environment()
+    return {
+        **env,
+        "versions": dict(env["versions"]),
+        "git": dict(env["git"]),
         "device": device,
         "command": shlex.join(["pgexp", *overrides]),
     }

@@ -17,7 +17,8 @@ from pgexp.counter_rng import uniforms
 from pgexp.envs.batched import BatchedEnv
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.envs.gym_vector import GymVectorEnv
-from pgexp.policies import Policy
+from pgexp.policies import Policy, TablePolicy
+from pgexp.policies.softmax import sample_from_cdf
 
 BLOCK_DRAWS = 2**20
 """About how many uniforms :class:`StepDraws` generates at once."""
@@ -90,17 +91,18 @@ class StepDraws:
         self._start, self._u = 0, torch.empty((0, 0, 0, 0))
 
     def reset(self) -> torch.Tensor:
-        """[R, n, reset] the initial-state draws."""
-        return uniforms(self.keys, self.trajectories, (0, self.reset_draws))
+        """[reset, R, n] the initial-state draws."""
+        return uniforms(self.keys, self.trajectories, (0, self.reset_draws), draw_major=True)
 
     def step(self, t: int) -> torch.Tensor:
-        """[R, n, per_step] the draws of step t."""
-        if not self._start <= t < self._start + self._u.shape[2]:
+        """[per_step, R, n] the draws of step t."""
+        if not self._start <= t < self._start + self._u.shape[0]:
             R, n = self.keys.shape[0], self.trajectories[1]
             first = self.reset_draws + t * self.per_step
-            u = uniforms(self.keys, self.trajectories, (first, self.block * self.per_step))
-            self._start, self._u = t, u.view(R, n, self.block, self.per_step)
-        return self._u[:, :, t - self._start]
+            count = self.block * self.per_step
+            u = uniforms(self.keys, self.trajectories, (first, count), draw_major=True)
+            self._start, self._u = t, u.view(self.block, self.per_step, R, n)
+        return self._u[t - self._start]
 
 
 class Sampler:
@@ -115,23 +117,24 @@ class Sampler:
     @torch.no_grad()
     def sample(self, policy: Policy, keys: torch.Tensor, n: int, first: int = 0) -> Trajectories:
         """N trajectories of T = mdp.horizon steps per run from π (no autograd graph)."""
-        mdp, T = self.mdp, self.mdp.horizon
-        R, dev = keys.shape[0], mdp.device
+        if not isinstance(policy, TablePolicy):
+            raise TypeError(f"a finite MDP needs a table policy, got {type(policy).__name__}")
+        mdp = self.mdp
         dtype = next(policy.parameters()).dtype
-        k = policy.draws_per_action
-        draws = StepDraws(keys, first, n, reset=1, per_step=k + 1)
-        states = torch.empty((R, n, T), dtype=torch.int64, device=dev)
+        draws = StepDraws(keys, first, n, reset=1, per_step=2)  # an action, then s'
+        action_cdf = policy.action_cdf()
+        R, T = keys.shape[0], mdp.horizon
+        states = torch.empty((R, n, T), dtype=torch.int64, device=mdp.device)
         actions = torch.empty_like(states)
-        rewards = torch.empty((R, n, T), dtype=dtype, device=dev)
-        s = mdp.sample_initial(self.initial_cdf, draws.reset()[..., 0])
+        rewards = torch.empty((R, n, T), dtype=torch.float64, device=mdp.device)
+        s = mdp.sample_initial(self.initial_cdf, draws.reset()[0])
         for t in range(T):
             u = draws.step(t)
-            a = policy.sample(s, u[..., :k])
+            a = sample_from_cdf(action_cdf, s, u[0])
             states[..., t], actions[..., t] = s, a
-            s, r = mdp.sample_step(self.table, s, a, u[..., k])
-            rewards[..., t] = r
+            s, rewards[..., t] = mdp.sample_step(self.table, s, a, u[1])
         absorbing = -1 if mdp.absorbing is None else mdp.absorbing
-        return Trajectories(states, actions, rewards, states != absorbing)
+        return Trajectories(states, actions, rewards.to(dtype), states != absorbing)
 
 
 class BatchedEnvSampler:
@@ -154,7 +157,7 @@ class BatchedEnvSampler:
         dyn, T, every = self.env.dynamics, self.env.horizon, self.check_every
         R, dtype = keys.shape[0], next(policy.parameters()).dtype
         draws = StepDraws(keys, first, n, len(dyn.reset_half_width), policy.draws_per_action)
-        state = dyn.reset(draws.reset(), dtype).view(R * n, -1)
+        state = dyn.reset(draws.reset().permute(1, 2, 0), dtype).view(R * n, -1)
         done = torch.zeros(R * n, dtype=torch.bool, device=keys.device)
         obs, actions, rewards, alive = [], [], [], []
         for t in range(T):
@@ -210,7 +213,7 @@ class GymSampler:
         param = next(policy.parameters())
         dev, dtype = param.device, param.dtype
         draws = StepDraws(key, first, width, reset=1, per_step=policy.draws_per_action)
-        seed = int(draws.reset()[0, 0, 0] * 2**31)
+        seed = int(draws.reset()[0, 0, 0] * 2**31)  # the round's first trajectory's draw
         vec = env.vector(width)
         obs, _ = vec.reset(seed=seed)
         obs_buf = torch.zeros((width, T, env.obs_dim), dtype=dtype, device=dev)
@@ -223,7 +226,7 @@ class GymSampler:
         policy_r = RunView(policy, run)
         for t in range(T):
             o = torch.as_tensor(obs.reshape(width, -1), device=dev).to(dtype)
-            a = policy_r.sample(o, draws.step(t)[0])
+            a = policy_r.sample(o, draws.step(t)[:, 0])
             obs_buf[:, t], act_buf[:, t] = o, a
             alive[:, t] = torch.from_numpy(~done)
             obs, r, terminated, truncated, _ = vec.step(env.to_env_actions(a.cpu().numpy()))
@@ -241,10 +244,10 @@ class RunView:
         self.policy, self.run = policy, run
 
     def sample(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """Actions [N, ...] of run ``run`` for observations [N, ...] and uniforms [N, k]."""
+        """Actions [N, ...] of run ``run`` for observations [N, ...] and uniforms [k, N]."""
         R = self.policy.n_runs
         batch = obs.unsqueeze(0).expand(R, *obs.shape)
-        return self.policy.sample(batch, u.unsqueeze(0).expand(R, *u.shape))[self.run]
+        return self.policy.sample(batch, u.unsqueeze(1).expand(-1, R, -1))[self.run]
 
 
 TrajectorySampler = Sampler | BatchedEnvSampler | GymSampler

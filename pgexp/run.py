@@ -3,9 +3,7 @@ run's directory. A single run is a batch of one."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,6 @@ from pgexp.config import (
     Config,
     ExactMethod,
     MinibatchEstimatorConfig,
-    NoLoggerConfig,
     Returns,
 )
 from pgexp.counter_rng import Stream, seed_keys, stream_keys
@@ -32,6 +29,7 @@ from pgexp.estimators import (
     make_estimator,
 )
 from pgexp.hardware import apply_hardware, device_description
+from pgexp.job import Job, batch_key
 from pgexp.metrics import MetricsWriter, write_summary
 from pgexp.optim import make_ascent
 from pgexp.policies import Policy, TablePolicy, make_policy
@@ -121,33 +119,6 @@ def make_reference(
         reference = MinibatchGradient(sampler, n, Returns.reward_to_go, Baseline.leave_one_out)
         return reference, train_cfg.reference_every, f"estimate (N={n})"
     return None, 1, None
-
-
-@dataclass
-class Job:
-    """One run to do: its config, its directory and how it is named and tracked."""
-
-    cfg: Config
-    run_dir: Path
-    name: str = "pgexp"
-    group: str | None = None
-    """The W&B group (the sweep's), or None."""
-    overrides: list[str] = field(default_factory=list)
-    """The command-line overrides that give this run (for the summary's ``command``)."""
-    resolved: dict[str, Any] = field(default_factory=dict)
-    """The resolved config, logged to W&B."""
-
-
-def batch_key(cfg: Config) -> str:
-    """Equal for configs that can be trained as one batch: everything but ``seed``,
-    ``train.lr`` and the logger (each run has its own tracker) must match."""
-    shared = dataclasses.replace(
-        cfg,
-        seed=0,
-        train=dataclasses.replace(cfg.train, lr=1.0),
-        logger=NoLoggerConfig(),
-    )
-    return repr(shared)
 
 
 def run(

@@ -63,7 +63,7 @@ def test_gaussian_log_prob_is_the_normal_density() -> None:
             3, 2, [8], Activation.tanh, NetInit.orthogonal, [gen, gen], state_dependent, -0.5
         )
         obs = torch.randn((2, 5, 3), dtype=torch.float64, generator=gen)
-        actions = policy.sample(obs, torch.rand((2, 5, 2), dtype=torch.float64, generator=gen))
+        actions = policy.sample(obs, torch.rand((2, 2, 5), dtype=torch.float64, generator=gen))
         mean, log_std = policy.mean_log_std(obs)
         ref = torch.distributions.Normal(mean, log_std.exp()).log_prob(actions).sum(-1)
         torch.testing.assert_close(policy.log_prob(obs, actions), ref)
@@ -73,7 +73,7 @@ def test_gaussian_samples_have_the_policys_mean_and_spread() -> None:
     policy = GaussianMLP(3, 1, [8], Activation.tanh, NetInit.default,
                          [torch.Generator().manual_seed(0)], False, -0.5)  # fmt: skip
     obs = torch.ones((1, 40_000, 3), dtype=torch.float64)
-    actions = policy.sample(obs, uniforms(sample_keys(0), (0, 40_000), (0, 1)))
+    actions = policy.sample(obs, uniforms(sample_keys(0), (0, 40_000), (0, 1), draw_major=True))
     mean, log_std = policy.mean_log_std(obs[:, :1])
     std = math.exp(-0.5)
     assert abs(actions.mean().item() - mean.item()) < 5 * std / 200
@@ -85,7 +85,7 @@ def test_categorical_samples_follow_the_softmax() -> None:
     gen = torch.Generator().manual_seed(0)
     policy = CategoricalMLP(4, 3, [8], Activation.relu, NetInit.default, [gen])
     obs = torch.randn((1, 1, 4), dtype=torch.float64, generator=gen).expand(1, 60_000, 4)
-    u = uniforms(sample_keys(0), (0, 60_000), (0, 1))
+    u = uniforms(sample_keys(0), (0, 60_000), (0, 1), draw_major=True)
     freq = torch.bincount(policy.sample(obs, u)[0], minlength=3).double() / 60_000
     probs = policy.log_prob(obs[:, :3], torch.arange(3)[None]).exp().detach()[0]
     assert ((freq - probs).abs() < 5 * (probs * (1 - probs) / 60_000).sqrt()).all()

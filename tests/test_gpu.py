@@ -48,7 +48,7 @@ def test_gpu_steps_match_the_cpu_in_float64(name: str) -> None:
     policy = policy_for(name)
     for t in range(20):
         u = draws(2 + t, 4096, policy.draws_per_action)
-        action = policy.sample(dynamics.observe(state)[None], u[None])[0]
+        action = policy.sample(dynamics.observe(state)[None], u.T[:, None])[0]
         cpu = dynamics.step(state, action)
         gpu = dynamics.step(state.cuda(), action.cuda())
         for a, b in zip(cpu, gpu, strict=True):

@@ -142,8 +142,12 @@ class FiniteMDP:
             next states (int64) and rewards (float64), same shape.
         """
         row = states * self.n_actions + actions
-        entry = torch.searchsorted(table, (row.to(torch.float64) + u).contiguous(), right=True)
-        return self.entry_next[entry], self.entry_reward[entry]
+        entry = torch.searchsorted(table, row.to(torch.float64).add_(u), right=True)
+        flat = entry.flatten()
+        return (
+            self.entry_next.index_select(0, flat).view_as(entry),
+            self.entry_reward.index_select(0, flat).view_as(entry),
+        )
 
     # ------------------------------------------------------------------ checks
     def _validate(self) -> None:

@@ -7,7 +7,7 @@ from torch.func import functional_call
 
 from pgexp.config import Baseline, Returns
 from pgexp.estimators.base import GradientEstimate, flat_grad
-from pgexp.policies import Policy
+from pgexp.policies import Policy, TablePolicy
 from pgexp.rollout import Trajectories, TrajectorySampler
 
 
@@ -39,11 +39,17 @@ def weights(
 def score_gradient(policy: Policy, batch: Trajectories, w: torch.Tensor) -> torch.Tensor:
     """[R, P] ∇_θ (1/N) Σ_{i,t} w_{i,t} log π(a_t^i|s_t^i) for each run.
 
-    Run r is differentiated alone, on exactly its own steps taken before termination (the
-    others have weight 0, and would cost most of the backward pass in early CartPole, where
-    T' ≫ episode lengths). So no sum ever mixes runs or padding: a run's gradient is the same,
-    to the last bit, in a batch as alone.
+    A run's gradient is the same, to the last bit, in a batch as alone. Table policies score
+    every [R, N, T] step at once: their gradient is a scatter-add into each run's own table, in
+    step order, where the dead steps add exact zeros. Neural policies' weight gradients are
+    matrix products that sum over steps, and how a BLAS library orders that sum depends on how
+    many steps there are; so each run is differentiated alone, on exactly its own steps taken
+    before termination (which also skips the dead steps that would cost most of the backward
+    pass in early CartPole, where T' ≫ episode lengths).
     """
+    if isinstance(policy, TablePolicy):
+        logp = policy.log_prob(batch.states.flatten(1), batch.actions.flatten(1))
+        return flat_grad((w.flatten(1) * logp).sum() / batch.n, policy.parameters())
     grads = []
     for r in range(batch.alive.shape[0]):
         alive = batch.alive[r]

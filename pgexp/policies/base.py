@@ -33,8 +33,8 @@ class Policy(nn.Module):
         return self.log_prob(obs, actions)
 
     def sample(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """Actions a ~ π(·|obs) [R, N, ...] from uniforms ``u`` [R, N, draws_per_action] in (0, 1)
-        (no autograd graph): the same uniforms give the same actions."""
+        """Actions a ~ π(·|obs) [R, N, ...] from uniforms ``u`` [draws_per_action, R, N] in
+        (0, 1) (no autograd graph): the same uniforms give the same actions."""
         raise NotImplementedError
 
     @torch.no_grad()

@@ -97,7 +97,7 @@ class CategoricalMLP(Policy):
 
     @torch.no_grad()
     def sample(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        return sample_categorical(torch.softmax(self.net(obs), dim=-1), u[..., 0])
+        return sample_categorical(torch.softmax(self.net(obs), dim=-1), u[0])
 
 
 class GaussianMLP(Policy):
@@ -145,5 +145,5 @@ class GaussianMLP(Policy):
     def sample(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """mean + σ·Φ⁻¹(u): one uniform per action coordinate, by the inverse normal CDF."""
         mean, log_std = self.mean_log_std(obs)
-        noise = torch.special.ndtri(u).to(mean.dtype)
+        noise = torch.special.ndtri(u).permute(1, 2, 0).to(mean.dtype)  # [R, N, action_dim]
         return mean + log_std.exp() * noise
