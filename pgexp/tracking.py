@@ -112,7 +112,7 @@ def start_wandb(
             tags=list(cfg.tags),
             config=config,
             dir=str(run_dir),
-            reinit="finish_previous",
+            reinit="create_new",  # several runs at once: the jobs of a batch
             settings=wandb.Settings(silent=True, console="off"),
         )
     except Exception as err:  # no W&B run: the local files are the record

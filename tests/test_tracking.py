@@ -144,7 +144,7 @@ def test_one_wandb_run_per_pgexp_run_with_config_group_name_history_and_summary(
     assert init["mode"] == "offline" and init["project"] == "proj" and init["tags"] == ["a", "b"]
     assert (init["group"], init["name"], init["job_type"]) == ("sweep-x", "bandit-run", "train")
     assert init["config"] == {"seed": 0, "env": {"name": "bandit"}}
-    assert init["dir"] == str(tmp_path) and init["reinit"] == "finish_previous"
+    assert init["dir"] == str(tmp_path) and init["reinit"] == "create_new"
     logs = [args for kind, args in calls if kind == "log"]
     assert [step for _, step in logs] == list(range(1, 8))
     assert all(list(record) == list(METRIC_KEYS) for record, _ in logs)

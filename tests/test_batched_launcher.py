@@ -1,0 +1,143 @@
+"""``hydra/launcher=batched``: the same jobs, files and numbers as Hydra's basic launcher."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.utils import JobReturn
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+from hydra_plugins.pgexp_batched_launcher.batched_launcher import Prepared, groups
+from hydra_plugins.pgexp_batched_launcher.sweep_configs import SweepConfigCache
+from pgexp.job import Job
+from pgexp.metrics import read_metrics, read_summary
+from pgexp.records import Status
+from pgexp.wandb_offline import RunFileContents
+from tests.helpers import compose, compose_raw, quiet
+from tests.test_batching import outputs
+from tests.test_cli import pgexp
+
+SWEEPS = {
+    "tabular minibatch": ["estimator=minibatch", "estimator.N=10", "train.lr=0.3,3"],
+    "tabular exact": ["estimator=exact", "env.horizon=20", "train.lr=1,30"],
+    "mlp cartpole": ["env=cartpole", "env.horizon=60", "policy=mlp", "policy.hidden=[8]",
+                     "estimator=minibatch", "estimator.N=6", "train.optimizer=adam",
+                     "train.lr=0.01,0.1"],
+}  # fmt: skip
+
+
+def sweep(tmp_path: Path, launcher: str, args: list[str]) -> Path:
+    out_dir = tmp_path / launcher
+    out = pgexp(
+        tmp_path, "-m", f"hydra/launcher={launcher}", *args, "seed=0,1", "train.iters=3",
+        "train.eval_episodes=20", "logger=none", "train.progress=false",
+        f"hydra.sweep.dir={out_dir}",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return out_dir
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(SWEEPS))
+def test_every_job_equals_the_basic_launchers(case: str, tmp_path: Path) -> None:
+    basic = sweep(tmp_path, "basic", SWEEPS[case])
+    batched = sweep(tmp_path, "batched", SWEEPS[case])
+    for job in range(4):
+        a, b = basic / str(job), batched / str(job)
+        assert outputs(a) == outputs(b), job
+        for name in ("config.yaml", "overrides.yaml"):
+            assert (a / ".hydra" / name).read_text() == (b / ".hydra" / name).read_text()
+        hydra_a, hydra_b = (yaml.safe_load((d / ".hydra/hydra.yaml").read_text()) for d in (a, b))
+        assert hydra_a["hydra"]["job"] == hydra_b["hydra"]["job"]
+        assert hydra_b["hydra"]["runtime"]["output_dir"] == str(b)
+    assert not (batched / "4").exists()
+    report = pgexp_report(tmp_path, batched)
+    assert report.returncode == 0, report.stderr
+
+
+def pgexp_report(cwd: Path, sweep_dir: Path) -> subprocess.CompletedProcess[str]:
+    report = str(Path(sys.executable).with_name("pgexp-report"))
+    return subprocess.run([report, str(sweep_dir)], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, check=False)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_bad_job_fails_alone_and_names_itself(tmp_path: Path) -> None:
+    out_dir = tmp_path / "sweep"
+    out = pgexp(
+        tmp_path, "-m", "hydra/launcher=batched", "env=bandit", "estimator=minibatch",
+        "estimator.N=0,4", "train.iters=2", "logger=none", "train.progress=false",
+        f"hydra.sweep.dir={out_dir}",
+    )  # fmt: skip
+    assert out.returncode == 1
+    assert (
+        "Error executing job with overrides: ['env=bandit', 'estimator=minibatch', " in out.stderr
+    )
+    assert "pgexp: error: estimator.N must be an integer >= 1 (got 0)" in out.stderr
+    assert not (out_dir / "0").exists()
+    assert read_summary(out_dir / "1" / "summary.json").status is Status.ok
+
+
+@pytest.mark.slow
+def test_one_offline_wandb_run_per_job_from_one_process(tmp_path: Path) -> None:
+    """Three jobs, one batch, three W&B runs open at once (offline), in the sweep's group."""
+    out_dir = tmp_path / "sweep"
+    out = pgexp(
+        tmp_path, "-m", "hydra/launcher=batched", "estimator=minibatch", "estimator.N=10",
+        "seed=0,1,2", "train.iters=4", "train.progress=false", f"hydra.sweep.dir={out_dir}",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    names = set()
+    for job in range(3):
+        run_dir = out_dir / str(job)
+        assert len(read_metrics(run_dir / "metrics.jsonl")) == 4
+        (run_file,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+        held = RunFileContents.of(run_file)
+        if "holds" in out.stderr and held.history < 4:
+            pytest.skip(f"wandb-core left an incomplete run file, as pgexp warned: {out.stderr}")
+        assert held.has_run and held.history == 4 and held.summaries >= 1
+        names.add(held.group)
+    assert len(names) == 1 and names != {""}
+
+
+def test_jobs_are_grouped_by_what_they_share_and_cut_at_max_batch(tmp_path: Path) -> None:
+    def prepared(*overrides: str) -> Prepared:
+        return Prepared(JobReturn(), Job(compose(quiet(list(overrides))), tmp_path), "pgexp")
+
+    failed = Prepared(JobReturn(), None, "pgexp")  # a job that did not compose
+    jobs = [prepared("seed=0"), prepared("estimator.method=enumerate"), prepared("seed=1"),
+            prepared("seed=2", "train.lr=3"), failed]  # fmt: skip
+    assert [[jobs.index(p) for p in g] for g in groups(jobs, None)] == [[0, 2, 3], [1]]
+    assert [[jobs.index(p) for p in g] for g in groups(jobs, 2)] == [[0, 2], [3], [1]]
+
+
+def test_cached_sweep_configs_are_hydras_own(tmp_path: Path) -> None:
+    """Jobs derived from a composed job of the same shape equal Hydra's composition, hydra node
+    included; any other kind of override is composed by Hydra."""
+    compose_raw([])  # initialize Hydra
+    loader = GlobalHydra.instance().config_loader()
+    master = loader.load_configuration(
+        "config", [f"hydra.sweep.dir={tmp_path}"], run_mode=RunMode.MULTIRUN
+    )
+    jobs = [
+        ["estimator=minibatch", "seed=0", "train.lr=0.1"],
+        ["estimator=minibatch", "seed=12", "train.lr=3"],
+        ["estimator=minibatch", "seed=12", "train.lr=1e-3"],
+        ["seed=4", "estimator=minibatch", "train.lr=2"],
+        ["estimator=exact", "seed=3", "train.lr=2"],
+        ["estimator=minibatch", "seed=12", "train.lr='0.5'"],
+    ]
+    cache = SweepConfigCache(loader.load_sweep_config)
+    for overrides in jobs:
+        ours = cache(master, overrides)
+        hydras = loader.load_sweep_config(master, copy.copy(overrides))
+        assert OmegaConf.to_container(ours) == OmegaConf.to_container(hydras), overrides
+        assert ours.seed == hydras.seed and ours.train.lr == hydras.train.lr
+    assert len(cache.composed) == 4  # jobs 2 and 3 were derived from job 1
