@@ -38,9 +38,10 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix pgexp hydra_plugins tests benchmarks
 	$(BIN)/ruff format pgexp hydra_plugins tests benchmarks
 
-bench: install  ## gradient timings and CartPole env throughput (writes benchmarks/results/)
+bench: install  ## gradient timings, CartPole env throughput, batched sweeps (writes benchmarks/results/)
 	$(PY) benchmarks/gradient_timing.py
 	$(PY) benchmarks/env_throughput.py
+	$(PY) benchmarks/batched_sweeps.py
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -59,13 +59,18 @@ def torch_cartpole(n: int, device: torch.device, seconds: float, compiled: bool 
     """Steps/s of the torch CartPole; ``compiled`` fuses step and masked reset with
     ``torch.compile`` (as ``hardware.compile=true`` does for the step), random draws stay eager."""
     gen = torch.Generator(device=device).manual_seed(0)
-    state = TorchCartPole.reset(n, gen, device)
+
+    def fresh() -> torch.Tensor:
+        u = torch.rand((n, 4), generator=gen, device=device, dtype=torch.float64)
+        return TorchCartPole.reset(u, torch.float32)
+
+    state = fresh()
     fn = torch.compile(advance, dynamic=False) if compiled else advance
 
     def step() -> None:
         nonlocal state
         action = torch.randint(2, (n,), generator=gen, device=device)
-        state = fn(state, action, TorchCartPole.reset(n, gen, device))
+        state = fn(state, action, fresh())
 
     return steps_per_second(step, n, seconds, lambda: synchronize(device))
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from pgexp.counter_rng import Stream, seed_keys, stream_keys
 from pgexp.envs import FiniteMDP, make_toy_text
 from pgexp.estimators import ExactGradient, GradientEstimator, MinibatchGradient
 from pgexp.hardware import device_description, synchronize
@@ -34,13 +35,16 @@ BATCH_SIZES = (10, 100, 1000, 10000)
 def median_seconds(
     estimator: GradientEstimator, policy: TabularSoftmax, device: torch.device, repeats: int
 ) -> float:
-    """Median wall-clock seconds of ``estimator.estimate(policy)`` after one warm-up call."""
-    estimator.estimate(policy)
+    """Median wall-clock seconds of one estimate (iterations 1, 2, ... of a run seeded 0) after
+    one warm-up call."""
+    run_keys = seed_keys([0], device)
+    estimator.estimate(policy, stream_keys(run_keys, Stream.sample, 0))
     times = []
-    for _ in range(repeats):
+    for k in range(1, repeats + 1):
+        keys = stream_keys(run_keys, Stream.sample, k)
         synchronize(device)
         start = time.perf_counter()
-        estimator.estimate(policy)
+        estimator.estimate(policy, keys)
         synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
@@ -63,8 +67,7 @@ def measure(device: torch.device, dtype: torch.dtype, repeats: int) -> list[dict
             continue
         sampler = Sampler(mdp)
         for n in BATCH_SIZES:
-            gen = torch.Generator(device=device).manual_seed(0)
-            est = MinibatchGradient(sampler, n, gen)
+            est = MinibatchGradient(sampler, n)
             seconds = median_seconds(est, policy, device, repeats)
             rows.append({"env": name, "estimator": "minibatch", "N": n, "seconds": seconds})
     for row in rows:

@@ -17,9 +17,6 @@ from omegaconf import OmegaConf
 from hydra_plugins.pgexp_batched_launcher.batched_launcher import Prepared, groups
 from hydra_plugins.pgexp_batched_launcher.sweep_configs import SweepConfigCache
 from pgexp.job import Job
-from pgexp.metrics import read_metrics, read_summary
-from pgexp.records import Status
-from pgexp.wandb_offline import RunFileContents
 from tests.helpers import compose, compose_raw, quiet
 from tests.test_batching import outputs
 from tests.test_cli import pgexp
@@ -66,45 +63,6 @@ def pgexp_report(cwd: Path, sweep_dir: Path) -> subprocess.CompletedProcess[str]
     report = str(Path(sys.executable).with_name("pgexp-report"))
     return subprocess.run([report, str(sweep_dir)], cwd=cwd, capture_output=True, text=True,
                           timeout=300, check=False)  # fmt: skip
-
-
-@pytest.mark.slow
-def test_a_bad_job_fails_alone_and_names_itself(tmp_path: Path) -> None:
-    out_dir = tmp_path / "sweep"
-    out = pgexp(
-        tmp_path, "-m", "hydra/launcher=batched", "env=bandit", "estimator=minibatch",
-        "estimator.N=0,4", "train.iters=2", "logger=none", "train.progress=false",
-        f"hydra.sweep.dir={out_dir}",
-    )  # fmt: skip
-    assert out.returncode == 1
-    assert (
-        "Error executing job with overrides: ['env=bandit', 'estimator=minibatch', " in out.stderr
-    )
-    assert "pgexp: error: estimator.N must be an integer >= 1 (got 0)" in out.stderr
-    assert not (out_dir / "0").exists()
-    assert read_summary(out_dir / "1" / "summary.json").status is Status.ok
-
-
-@pytest.mark.slow
-def test_one_offline_wandb_run_per_job_from_one_process(tmp_path: Path) -> None:
-    """Three jobs, one batch, three W&B runs open at once (offline), in the sweep's group."""
-    out_dir = tmp_path / "sweep"
-    out = pgexp(
-        tmp_path, "-m", "hydra/launcher=batched", "estimator=minibatch", "estimator.N=10",
-        "seed=0,1,2", "train.iters=4", "train.progress=false", f"hydra.sweep.dir={out_dir}",
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    names = set()
-    for job in range(3):
-        run_dir = out_dir / str(job)
-        assert len(read_metrics(run_dir / "metrics.jsonl")) == 4
-        (run_file,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
-        held = RunFileContents.of(run_file)
-        if "holds" in out.stderr and held.history < 4:
-            pytest.skip(f"wandb-core left an incomplete run file, as pgexp warned: {out.stderr}")
-        assert held.has_run and held.history == 4 and held.summaries >= 1
-        names.add(held.group)
-    assert len(names) == 1 and names != {""}
 
 
 def test_jobs_are_grouped_by_what_they_share_and_cut_at_max_batch(tmp_path: Path) -> None:

@@ -98,17 +98,21 @@ def test_hydra_rejects_unknown_options_and_keys_before_any_output(
 
 
 @pytest.mark.slow
-def test_a_bad_value_in_a_sweep_names_the_job_and_the_other_jobs_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("launcher", ["basic", "batched"])
+def test_a_bad_value_in_a_sweep_names_the_job_and_the_other_jobs_run(
+    tmp_path: Path, launcher: str
+) -> None:
     sweep = tmp_path / "sweep"
     out = pgexp(
-        tmp_path, "-m", "env=bandit", "estimator=minibatch", "estimator.N=0,4", "train.iters=2",
-        "logger=none", "train.progress=false", f"hydra.sweep.dir={sweep}",
+        tmp_path, "-m", f"hydra/launcher={launcher}", "env=bandit", "estimator=minibatch",
+        "estimator.N=0,4", "train.iters=2", "logger=none", "train.progress=false",
+        f"hydra.sweep.dir={sweep}",
     )  # fmt: skip
     assert out.returncode == 1
     job = "['env=bandit', 'estimator=minibatch', 'estimator.N=0'"
     assert f"Error executing job with overrides: {job}" in out.stderr
     assert "pgexp: error: estimator.N must be an integer >= 1 (got 0)" in out.stderr
-    assert not (sweep / "0").exists()
+    assert not (sweep / "0").exists()  # nothing is left of the bad job
     assert read_summary(sweep / "1" / "summary.json").status is Status.ok
 
 
@@ -127,14 +131,19 @@ def test_multirun_over_n_and_lr_with_the_basic_launcher(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_joblib_multirun_writes_one_offline_wandb_run_per_job_in_one_group(tmp_path: Path) -> None:
-    """The one test of the real W&B (offline, three joblib workers). pgexp's local files must be
-    complete; wandb-core's own file may lag, which pgexp detects and reports (then: skip)."""
+@pytest.mark.parametrize(
+    "launcher", [["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], ["hydra/launcher=batched"]]
+)
+def test_a_multirun_writes_one_offline_wandb_run_per_job_in_one_group(
+    tmp_path: Path, launcher: list[str]
+) -> None:
+    """The test of the real W&B (offline): three joblib workers, or three runs open at once in
+    one process (batched). pgexp's local files must be complete; wandb-core's own file may lag,
+    which pgexp detects and reports (then: skip)."""
     sweep = tmp_path / "sweep"
     out = pgexp(
-        tmp_path, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "estimator=minibatch",
-        "estimator.N=10", "seed=0,1,2", "train.iters=4", "train.progress=false",
-        f"hydra.sweep.dir={sweep}",
+        tmp_path, "-m", *launcher, "estimator=minibatch", "estimator.N=10", "seed=0,1,2",
+        "train.iters=4", "train.progress=false", f"hydra.sweep.dir={sweep}",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     groups = set()
