@@ -56,12 +56,21 @@ class RunBatch:
     def __post_init__(self) -> None:
         self.active = self.active or list(range(len(self.runs)))
 
-    def keep(self, rows: torch.Tensor) -> None:
-        """Keep only the active rows ``rows`` (int64 indices)."""
+    def drop_diverged(self, finite: list[bool]) -> int:
+        """Mark the runs whose row is not ``finite`` diverged and take them out of the batch
+        (parameters, optimizer state, keys); returns how many left."""
+        kept = [row for row, ok in enumerate(finite) if ok]
+        if len(kept) == len(finite):
+            return 0
+        for row, ok in enumerate(finite):
+            if not ok:
+                self.runs[self.active[row]].state.status = Status.diverged
+        rows = torch.tensor(kept, dtype=torch.int64, device=self.keys.device)
         self.policy.select(rows)
-        self.ascent.select(rows.to(self.keys.device))
-        self.keys = self.keys[rows.to(self.keys.device)]
-        self.active = [self.active[i] for i in rows.tolist()]
+        self.ascent.select(rows)
+        self.keys = self.keys[rows]
+        self.active = [self.active[row] for row in kept]
+        return len(finite) - len(kept)
 
 
 def compare(est: GradientEstimate, ref: GradientEstimate | None) -> dict[str, list[float | None]]:
@@ -133,17 +142,9 @@ def train(
         if len(batch.active) == 1:
             record_postfix(bar, est, ref)
         # -- diverged runs leave the batch
-        finite_list = finite.tolist()
-        for row, ok in enumerate(finite_list):
-            if not ok:
-                batch.runs[batch.active[row]].state.status = Status.diverged
-        if not all(finite_list):
-            batch.keep(
-                torch.tensor([i for i, ok in enumerate(finite_list) if ok], dtype=torch.int64)
-            )
-            bar.total -= (len(finite_list) - len(batch.active)) * (iters - k)
-            if not batch.active:
-                break
+        bar.total -= batch.drop_diverged(finite.tolist()) * (iters - k)
+        if not batch.active:
+            break
     bar.close()
     for i in batch.active:
         batch.runs[i].state.status = Status.ok
