@@ -20,7 +20,7 @@ from pgexp.config import SCHEMAS, Config
 from pgexp.errors import ConfigError
 from pgexp.job import Job
 from pgexp.records import Summary
-from pgexp.validation import validate
+from pgexp.validation import check_known_keys, validate
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 HYDRA_FILES = (".hydra/config.yaml", ".hydra/hydra.yaml", ".hydra/overrides.yaml")
@@ -83,6 +83,7 @@ def job_from_hydra(dcfg: DictConfig) -> Job:
     cfg = cast(Config, OmegaConf.to_object(dcfg))
     resolved = cast(dict[str, Any], OmegaConf.to_container(dcfg, resolve=True, enum_to_str=True))
     sweep = Path(hc.sweep.dir)
+    check_known_keys(dcfg, cfg)  # `+train.foo=1` adds a key that to_object would drop
     validate(cfg)  # before torch is imported: a bad value answers in a second
     return Job(
         cfg,

@@ -5,8 +5,10 @@ Each failure is a :class:`ConfigError` naming the key, the value and what is all
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from pgexp.config import (
     BanditEnvConfig,
@@ -108,6 +110,37 @@ VALIDATORS: tuple[Callable[[Config], None], ...] = (
     validate_estimator,
     validate_train,
 )
+
+
+def unknown_keys(node: Any, typed: Any, path: str = "") -> list[str]:
+    """Dotted keys of the untyped config ``node`` (a mapping) that the typed config ``typed`` (a
+    dataclass) has no field for, such as one added with Hydra's ``+key=value`` (which
+    ``OmegaConf.to_object`` would drop without a word). Dict-valued fields take any key."""
+    if not dataclasses.is_dataclass(typed) or not isinstance(node, Mapping):
+        return []
+    names = {f.name for f in dataclasses.fields(typed)}
+    found = []
+    for key, value in node.items():
+        dotted = f"{path}{key}"
+        if key not in names:
+            found.append(dotted)
+        else:
+            found += unknown_keys(value, getattr(typed, str(key)), f"{dotted}.")
+    return found
+
+
+def check_known_keys(node: Any, cfg: Config) -> None:
+    """:class:`ConfigError` for the first key of ``node`` that pgexp's schema does not have."""
+    extra = unknown_keys(node, cfg)
+    if extra:
+        parent = extra[0].rpartition(".")[0]
+        typed = cfg
+        for part in parent.split(".") if parent else []:
+            typed = getattr(typed, part)
+        known = ", ".join(f.name for f in dataclasses.fields(typed))
+        raise ConfigError(
+            extra[0], f"is not a pgexp key (keys{' of ' + parent if parent else ''}: {known})"
+        )
 
 
 def validate(cfg: Config) -> None:

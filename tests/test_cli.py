@@ -87,6 +87,7 @@ def test_a_bad_value_is_one_line_a_nonzero_exit_and_no_run_directory(
         (["env=atari"], "Could not find 'env/atari'"),
         (["estimator.method=guess"], "Invalid value 'guess', expected one of [dp, enumerate]"),
         (["policy=mlp", "policy.init_scale=99"], "Key 'init_scale' not in 'MLPPolicyConfig'"),
+        (["+train.foo=1"], "pgexp: error: train.foo is not a pgexp key (keys of train: iters,"),
     ],
 )
 def test_hydra_rejects_unknown_options_and_keys_before_any_output(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
@@ -9,7 +11,7 @@ from omegaconf import OmegaConf
 from pgexp.app import CONF_DIR
 from pgexp.config import SCHEMAS, Config, ExactMethod, MinibatchEstimatorConfig
 from pgexp.errors import ConfigError
-from pgexp.validation import validate
+from pgexp.validation import check_known_keys, validate
 from tests.helpers import compose, compose_raw
 
 GROUPS = ("env", "policy", "estimator", "hardware", "logger")
@@ -98,3 +100,20 @@ def test_unknown_env_lists_the_available_ones() -> None:
         "frozenlake8x8" in str(err.value)
         and "schema" not in str(err.value).split("Available")[1].split("Config search")[0]
     )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [(["+train.foo=1"], "train.foo"), (["+bar=2"], "bar"), (["+hardware.gpus=2"], "hardware.gpus")],
+)
+def test_keys_added_with_plus_are_refused_by_name(overrides: list[str], key: str) -> None:
+    """Hydra's ``+key=value`` adds a key the schema lacks; converting to the typed config would
+    drop it silently, so pgexp checks the composed keys against the schema."""
+    node = compose_raw(overrides)
+    with pytest.raises(ConfigError, match=rf"^{key} is not a pgexp key \(keys"):
+        check_known_keys(node, cast(Config, OmegaConf.to_object(node)))
+
+
+def test_free_form_dicts_take_any_key() -> None:
+    node = compose_raw(["+env.kwargs.desc=[SF,HG]"])
+    check_known_keys(node, cast(Config, OmegaConf.to_object(node)))
