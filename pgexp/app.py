@@ -18,12 +18,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from pgexp.config import SCHEMAS, Config
 from pgexp.errors import ConfigError
-from pgexp.job import Job
-from pgexp.records import Summary
+from pgexp.interrupt import Interrupted
+from pgexp.job import HYDRA_FILES, Job
+from pgexp.records import Status, Summary
 from pgexp.validation import check_known_keys, validate
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-HYDRA_FILES = (".hydra/config.yaml", ".hydra/hydra.yaml", ".hydra/overrides.yaml")
+DIVERGED_EXIT = 3
+"""Exit status of a single run that ended ``diverged`` (its files are complete)."""
 
 
 class UserError(CompactHydraException):
@@ -120,6 +122,8 @@ def hydra_main(dcfg: DictConfig) -> float | None:
     except ConfigError as err:
         abandon_job(run_dir, hc.job.name, err, hc.mode == RunMode.MULTIRUN)
     report_outcome(summary, run_dir)
+    if summary.status is Status.diverged and hc.mode != RunMode.MULTIRUN:
+        raise SystemExit(DIVERGED_EXIT)
     return summary.J_final
 
 
@@ -144,7 +148,18 @@ def main() -> None:
             "source tree with `pip install -e .`"
         )
     register_configs()
-    hydra_main()
+    try:
+        hydra_main()
+    except KeyboardInterrupt as err:  # every run's summary and checkpoint are written by now
+        name, code = (
+            ("SIGINT", 130) if not isinstance(err, Interrupted) else (str(err), err.exit_code)
+        )
+        print(
+            f"pgexp: interrupted by {name}: the run stopped after its last complete iteration; "
+            "the same command continues it",
+            file=sys.stderr,
+        )
+        raise SystemExit(code) from None
 
 
 if __name__ == "__main__":

@@ -305,6 +305,14 @@ class TrainConfig:
     evaluation costs about one iteration."""
     progress: bool = True
     """Show a progress bar on stderr."""
+    checkpoint_every: int = 10
+    """Write ``checkpoint.pt`` every this many iterations (0: only at the start and when the
+    run stops). A run also checkpoints when it ends or is interrupted (SIGINT, SIGTERM)."""
+    resume: bool = False
+    """Require an unfinished run in the run directory to continue (one of the same config is
+    continued anyway, without this key)."""
+    overwrite: bool = False
+    """Start afresh in a run directory that holds a run, replacing its files."""
 
 
 @dataclass

@@ -9,6 +9,9 @@ from typing import Any
 
 from pgexp.config import Config, NoLoggerConfig
 
+HYDRA_FILES = (".hydra/config.yaml", ".hydra/hydra.yaml", ".hydra/overrides.yaml")
+"""The files Hydra writes into a job's directory before the job runs."""
+
 
 @dataclass
 class Job:

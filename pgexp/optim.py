@@ -10,7 +10,7 @@ tested to equal ``torch.optim.SGD`` / ``torch.optim.Adam`` with ``maximize=True`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -24,6 +24,14 @@ class Ascent(Protocol):
 
     def select(self, runs: torch.Tensor) -> None:
         """Keep only the runs ``runs`` (int64 indices), in that order."""
+        ...
+
+    def run_state(self, row: int) -> dict[str, Any]:
+        """Run ``row``'s state (CPU tensors), for a checkpoint."""
+        ...
+
+    def load_run_states(self, states: Sequence[dict[str, Any]]) -> None:
+        """Take up the states of :meth:`run_state`, one per run in order (same step count)."""
         ...
 
 
@@ -51,6 +59,12 @@ class SGDAscent:
 
     def select(self, runs: torch.Tensor) -> None:
         self.lr = self.lr[runs]
+
+    def run_state(self, row: int) -> dict[str, Any]:
+        return {}
+
+    def load_run_states(self, states: Sequence[dict[str, Any]]) -> None:
+        pass
 
 
 class AdamAscent:
@@ -85,6 +99,20 @@ class AdamAscent:
         self.lr = self.lr[runs]
         self.m = [m[runs.to(m.device)] for m in self.m]
         self.v = [v[runs.to(v.device)] for v in self.v]
+
+    def run_state(self, row: int) -> dict[str, Any]:
+        return {
+            "steps": self.steps,
+            "m": [m[row].cpu().clone() for m in self.m],
+            "v": [v[row].cpu().clone() for v in self.v],
+        }
+
+    def load_run_states(self, states: Sequence[dict[str, Any]]) -> None:
+        self.steps = states[0]["steps"]
+        device = self.lr.device
+        count = len(states[0]["m"])
+        self.m = [torch.stack([s["m"][i] for s in states]).to(device) for i in range(count)]
+        self.v = [torch.stack([s["v"][i] for s in states]).to(device) for i in range(count)]
 
 
 def make_ascent(optimizer: Optimizer, lr: torch.Tensor) -> Ascent:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from pgexp.checkpoint import Checkpoint, fingerprint, read_hydra_files
 from pgexp.compiled import compile_env, compile_policy
 from pgexp.config import (
     Baseline,
@@ -29,12 +30,14 @@ from pgexp.estimators import (
     make_estimator,
 )
 from pgexp.hardware import apply_hardware, device_description
+from pgexp.interrupt import SignalGuard
 from pgexp.job import Job, batch_key
 from pgexp.metrics import MetricsWriter, write_summary
 from pgexp.optim import make_ascent
 from pgexp.policies import Policy, TablePolicy, make_policy
 from pgexp.provenance import provenance
 from pgexp.records import Status, Summary, to_json
+from pgexp.resume import claim, keep_records
 from pgexp.rollout import TrajectorySampler, make_sampler
 from pgexp.seeding import init_generator
 from pgexp.tracking import make_tracker
@@ -137,17 +140,36 @@ def run(
 
 
 def run_batch(jobs: Sequence[Job]) -> list[Summary]:
-    """Train the jobs as one batch and write each job's ``metrics.jsonl`` and ``summary.json``.
+    """Train the jobs as one batch and write each job's ``metrics.jsonl``, ``summary.json`` and
+    ``checkpoint.pt``.
 
-    The jobs must share :func:`batch_key`. Every job computes what it would compute alone.
-    Returns the summaries in job order. Bad config values raise
-    :class:`pgexp.errors.ConfigError` before anything is written.
+    The jobs must share :func:`batch_key`. Every job computes what it would compute alone. A job
+    whose run directory holds an unfinished run of its config continues it (jobs that continue
+    from different iterations train one after the other). Returns the summaries in job order.
+    Bad config values and run directories that are not the job's to use raise
+    :class:`pgexp.errors.ConfigError` before anything is written. SIGINT and SIGTERM stop
+    training, write every summary and checkpoint, and raise
+    :class:`pgexp.interrupt.Interrupted` (SIGINT without the guard: ``KeyboardInterrupt``).
     """
     cfg = jobs[0].cfg
     for job in jobs:
         validate(job.cfg)
         if batch_key(job.cfg) != batch_key(cfg):
             raise ValueError("jobs of one batch may differ only in seed, train.lr and logger")
+    starts = [claim(job) for job in jobs]
+    by_start: dict[int, list[int]] = {}
+    for i, checkpoint in enumerate(starts):
+        by_start.setdefault(checkpoint.iteration if checkpoint else 0, []).append(i)
+    summaries: dict[int, Summary] = {}
+    for indices in by_start.values():
+        done = train_jobs([jobs[i] for i in indices], [starts[i] for i in indices])
+        summaries.update(zip(indices, done, strict=True))
+    return [summaries[i] for i in range(len(jobs))]
+
+
+def train_jobs(jobs: Sequence[Job], checkpoints: Sequence[Checkpoint | None]) -> list[Summary]:
+    """Train jobs that start at the same iteration (0, or their checkpoints') as one batch."""
+    cfg = jobs[0].cfg
     device, dtype = apply_hardware(cfg.hardware)
     env = make_env(cfg.env)
     if isinstance(env, FiniteMDP):
@@ -164,30 +186,63 @@ def run_batch(jobs: Sequence[Job]) -> list[Summary]:
     ascent = make_ascent(cfg.train.optimizer, lr)
 
     outputs = []
-    for job in jobs:
+    for job, checkpoint in zip(jobs, checkpoints, strict=True):
         job.run_dir.mkdir(parents=True, exist_ok=True)
+        if checkpoint is not None:
+            keep_records(job.run_dir / "metrics.jsonl", checkpoint.iteration)
+        hydra_files = checkpoint.hydra_files if checkpoint else read_hydra_files(job.run_dir)
         tracker = make_tracker(job.cfg.logger, job.run_dir, job.name, job.group, job.resolved)
-        outputs.append(RunOutput(MetricsWriter(job.run_dir / "metrics.jsonl"), tracker))
+        writer = MetricsWriter(job.run_dir / "metrics.jsonl")
+        outputs.append(RunOutput(writer, tracker, job.run_dir, fingerprint(job.cfg), hydra_files))
     keys = seed_keys([job.cfg.seed for job in jobs], device)
     batch = RunBatch(policy, ascent, keys, outputs)
-    try:
-        train(batch, estimator, cfg.train.iters, reference, every, cfg.train.progress)
-    except KeyboardInterrupt:
-        for i in batch.active:
-            outputs[i].state.status = Status.interrupted
-    finally:
-        statuses = {outputs[i].state.status for i in batch.active}
-        episodes = eval_episodes(cfg) if statuses == {Status.ok} else 0
-        eval_keys = stream_keys(batch.keys, Stream.eval)
-        J, returns = final_values(env, batch.policy, episodes, eval_keys, cfg.train.progress)
-        finals = dict(zip(batch.active, zip(J, returns, strict=True), strict=True))
-        summaries = [
-            finish_run(job, out, finals.get(i, (None, None)), episodes, reference_kind, device)
-            for i, (job, out) in enumerate(zip(jobs, outputs, strict=True))
-        ]
-        if isinstance(env, GymVectorEnv):
-            env.close()
+    start = checkpoints[0].iteration if checkpoints[0] else 0
+    if checkpoints[0] is not None:
+        batch.restore([c for c in checkpoints if c is not None])
+    finals: dict[int, tuple[float | None, float | None]] = {}
+    episodes = 0
+    stop: KeyboardInterrupt | None = None
+    with SignalGuard() as guard:
+        try:
+            with guard.critical():
+                if start == 0:
+                    batch.save_checkpoints()  # θ⁰ and what identifies the run
+            train(batch, estimator, cfg.train.iters, reference, every, cfg.train.progress,
+                  start, cfg.train.checkpoint_every, guard)  # fmt: skip
+            episodes = eval_episodes(cfg) if batch.active else 0
+            finals = final_values_of(batch, env, episodes, cfg.train.progress)
+        except KeyboardInterrupt as err:  # SIGINT or SIGTERM (Interrupted), or a bare Ctrl-C
+            stop = err
+            for i in batch.active:
+                outputs[i].state.status = Status.interrupted
+        finally:
+            with guard.critical():
+                if not finals:
+                    episodes = 0
+                    finals = final_values_of(batch, env, 0, False)
+                stopped = {outputs[i].state.status for i in batch.active}
+                if stopped <= {Status.ok, Status.interrupted}:  # not after an exception
+                    batch.save_checkpoints()  # θᴷ of a finished run, θᵏ of an interrupted one
+                summaries = [
+                    finish_run(
+                        job, out, finals.get(i, (None, None)), episodes, reference_kind, device
+                    )
+                    for i, (job, out) in enumerate(zip(jobs, outputs, strict=True))
+                ]
+                if isinstance(env, GymVectorEnv):
+                    env.close()
+    if stop is not None:
+        raise stop
     return summaries
+
+
+def final_values_of(
+    batch: RunBatch, env: FiniteMDP | ObservationEnv, episodes: int, progress: bool
+) -> dict[int, tuple[float | None, float | None]]:
+    """J(θᴷ) and the evaluation return of every active run, by its index in ``batch.runs``."""
+    eval_keys = stream_keys(batch.keys, Stream.eval)
+    J, returns = final_values(env, batch.policy, episodes, eval_keys, progress)
+    return dict(zip(batch.active, zip(J, returns, strict=True), strict=True))
 
 
 def finish_run(

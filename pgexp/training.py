@@ -6,13 +6,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from pgexp.checkpoint import CHECKPOINT, Checkpoint, save
 from pgexp.counter_rng import Stream, stream_keys
 from pgexp.estimators import GradientEstimate, GradientEstimator
 from pgexp.hardware import synchronize
+from pgexp.interrupt import SignalGuard
 from pgexp.metrics import MetricsWriter
 from pgexp.optim import Ascent
 from pgexp.policies import Policy
@@ -34,10 +37,14 @@ class TrainState:
 
 @dataclass
 class RunOutput:
-    """Where one run of a batch writes its records, and its counters."""
+    """Where one run of a batch writes its records and checkpoints, and its counters."""
 
     writer: MetricsWriter
     tracker: Tracker
+    run_dir: Path
+    fingerprint: str
+    """What identifies the run's config (:func:`pgexp.checkpoint.fingerprint`)."""
+    hydra_files: dict[str, str] = field(default_factory=dict)
     state: TrainState = field(default_factory=TrainState)
 
 
@@ -55,6 +62,34 @@ class RunBatch:
 
     def __post_init__(self) -> None:
         self.active = self.active or list(range(len(self.runs)))
+
+    def save_checkpoints(self) -> None:
+        """Write every active run's ``checkpoint.pt`` at its current iteration."""
+        params = dict(self.policy.named_parameters())
+        for row, i in enumerate(self.active):
+            run, state = self.runs[i], self.runs[i].state
+            checkpoint = Checkpoint(
+                fingerprint=run.fingerprint,
+                iteration=state.iters,
+                env_steps=state.env_steps,
+                trajectories=state.trajectories,
+                time_s=state.time_s,
+                params={name: p[row].detach().cpu().clone() for name, p in params.items()},
+                optimizer=self.ascent.run_state(row),
+                hydra_files=run.hydra_files,
+            )
+            save(run.run_dir / CHECKPOINT, checkpoint)
+
+    @torch.no_grad()
+    def restore(self, checkpoints: list[Checkpoint]) -> None:
+        """Continue every run from its checkpoint (all at one iteration), in run order."""
+        params = dict(self.policy.named_parameters())
+        for row, (run, checkpoint) in enumerate(zip(self.runs, checkpoints, strict=True)):
+            for name, p in params.items():
+                p[row].copy_(checkpoint.params[name])
+            run.state = TrainState(checkpoint.iteration, checkpoint.env_steps,
+                                   checkpoint.trajectories, checkpoint.time_s)  # fmt: skip
+        self.ascent.load_run_states([c.optimizer for c in checkpoints])
 
     def drop_diverged(self, finite: list[bool]) -> int:
         """Mark the runs whose row is not ``finite`` diverged and take them out of the batch
@@ -105,44 +140,54 @@ def train(
     reference: GradientEstimator | None = None,
     reference_every: int = 1,
     progress: bool = True,
+    start: int = 0,
+    checkpoint_every: int = 0,
+    guard: SignalGuard | None = None,
 ) -> None:
-    """Run ``iters`` gradient steps for every run of ``batch``, one metrics record per run and
-    step; a run whose gradient or parameters stop being finite ends ``diverged``.
+    """Run gradient steps ``start + 1 .. iters`` for every run of ``batch``, one metrics record
+    per run and step; a run whose gradient or parameters stop being finite ends ``diverged``.
+
+    A signal (see ``guard``) stops it during an estimate, never inside the update, the records
+    and the checkpoint of an iteration (written every ``checkpoint_every`` iterations, 0: never).
 
     ``reference`` (the exact dp gradient, or a large-N estimate) supplies J (exact only) and the
     gradient-error metrics at iterations 1, 1 + ``reference_every``, ...; it is not counted in
     ``time_s``, which times only the estimate and the update, nor in ``env_steps``. In a batch of
     several runs, ``time_s`` counts the whole batch's wall time.
     """
-    bar = tqdm(total=len(batch.runs) * iters, disable=not progress, desc="pgexp",
-               unit="it", dynamic_ncols=True)  # fmt: skip
-    for k in range(1, iters + 1):
+    guard = guard or SignalGuard()
+    bar = tqdm(total=len(batch.runs) * iters, initial=len(batch.runs) * start, desc="pgexp",
+               disable=not progress, unit="it", dynamic_ncols=True)  # fmt: skip
+    for k in range(start + 1, iters + 1):
         params = list(batch.policy.parameters())
         device = params[0].device
         # -- estimate ∇J at θ^{k-1} (timed)
-        start = time.perf_counter()
+        tic = time.perf_counter()
         est = estimator.estimate(batch.policy, stream_keys(batch.keys, Stream.sample, k))
         synchronize(device)
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - tic
         # -- reference diagnostics at the same θ^{k-1} (not timed)
         ref = None
         if reference is not None and (k - 1) % reference_every == 0:
             ref_keys = stream_keys(batch.keys, Stream.reference, k)
             ref = est if estimator is reference else reference.estimate(batch.policy, ref_keys)
-        # -- the update θ^k = θ^{k-1} + lr·g (timed); a non-finite g is logged, not applied
-        finite = torch.isfinite(est.grad).all(1)
-        start = time.perf_counter()
-        batch.ascent.step(params, torch.where(finite[:, None], est.grad, 0.0))
-        finite &= finite_runs(params)
-        synchronize(device)
-        elapsed += time.perf_counter() - start
-        # -- bookkeeping and logging, run by run
-        log_iteration(batch, k, elapsed, est, ref)
-        bar.update(len(batch.active))
-        if len(batch.active) == 1:
-            record_postfix(bar, est, ref)
-        # -- diverged runs leave the batch
-        bar.total -= batch.drop_diverged(finite.tolist()) * (iters - k)
+        with guard.critical():  # from here the iteration is done whole, or not at all
+            # -- the update θ^k = θ^{k-1} + lr·g (timed); a non-finite g is logged, not applied
+            finite = torch.isfinite(est.grad).all(1)
+            tic = time.perf_counter()
+            batch.ascent.step(params, torch.where(finite[:, None], est.grad, 0.0))
+            finite &= finite_runs(params)
+            synchronize(device)
+            elapsed += time.perf_counter() - tic
+            # -- bookkeeping and logging, run by run
+            log_iteration(batch, k, elapsed, est, ref)
+            bar.update(len(batch.active))
+            if len(batch.active) == 1:
+                record_postfix(bar, est, ref)
+            # -- diverged runs leave the batch; the others checkpoint when due
+            bar.total -= batch.drop_diverged(finite.tolist()) * (iters - k)
+            if checkpoint_every and k % checkpoint_every == 0:
+                batch.save_checkpoints()
         if not batch.active:
             break
     bar.close()

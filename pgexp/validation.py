@@ -98,6 +98,7 @@ def validate_train(cfg: Config) -> None:
         _int_at_least("train.eval_episodes", cfg.train.eval_episodes, 0)
     _int_at_least("train.reference_N", cfg.train.reference_N, 0)
     _int_at_least("train.reference_every", cfg.train.reference_every, 1)
+    _int_at_least("train.checkpoint_every", cfg.train.checkpoint_every, 0)
     if cfg.train.reference_N == 1:
         raise ConfigError("train.reference_N", "must be 0 (off) or >= 2 (got 1)")
     if cfg.hardware.threads is not None:

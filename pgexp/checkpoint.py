@@ -1,0 +1,80 @@
+"""``checkpoint.pt``: what a run needs to continue where it stopped, and what identifies it.
+
+A checkpoint holds one run's parameters θᵏ, its optimizer state, the iteration k and the
+cumulative counters; random numbers need nothing more, since they are a function of the seed and
+k. It also holds the run's fingerprint (its config, less what cannot change a number) and the
+text of its ``.hydra/`` files, which Hydra rewrites before pgexp can look at the directory: a
+start that is refused puts them back. Written through a temporary file and a rename, so a kill
+during the write leaves the previous checkpoint whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pgexp.config import Config, NoLoggerConfig
+from pgexp.job import HYDRA_FILES
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def fingerprint(cfg: Config) -> str:
+    """What a run's numbers depend on: the config less the logger and the keys that only say
+    how to start or show it (``train.progress``, ``resume``, ``overwrite``,
+    ``checkpoint_every``)."""
+    train = dataclasses.replace(
+        cfg.train, progress=True, resume=False, overwrite=False, checkpoint_every=0
+    )
+    return repr(dataclasses.replace(cfg, train=train, logger=NoLoggerConfig()))
+
+
+@dataclass
+class Checkpoint:
+    """One run at the end of iteration ``iteration`` (0: θ⁰, before any step)."""
+
+    fingerprint: str
+    iteration: int
+    env_steps: int
+    trajectories: int
+    time_s: float
+    params: dict[str, torch.Tensor]
+    """The run's parameters by name, without the run dimension, on the CPU."""
+    optimizer: dict[str, Any]
+    """The run's optimizer state (:meth:`pgexp.optim.Ascent.run_state`)."""
+    hydra_files: dict[str, str] = field(default_factory=dict)
+    """The run's ``.hydra/`` files as they were when it started."""
+
+
+def save(path: Path, checkpoint: Checkpoint) -> None:
+    """Write ``checkpoint`` to ``path`` atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(dataclasses.asdict(checkpoint), tmp)
+    os.replace(tmp, path)
+
+
+def load(path: Path) -> Checkpoint:
+    """The checkpoint in ``path``; ValueError if the file is not one."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        return Checkpoint(**data)
+    except Exception as err:  # a truncated or foreign file
+        raise ValueError(f"{path} is not a pgexp checkpoint: {err}") from None
+
+
+def read_hydra_files(run_dir: Path) -> dict[str, str]:
+    """The text of the run directory's ``.hydra/`` files (those that exist)."""
+    return {
+        name: (run_dir / name).read_text() for name in HYDRA_FILES if (run_dir / name).is_file()
+    }
+
+
+def restore_hydra_files(run_dir: Path, files: dict[str, str]) -> None:
+    """Put back ``.hydra/`` files saved with :func:`read_hydra_files`."""
+    for name, text in files.items():
+        (run_dir / name).write_text(text)
