@@ -280,6 +280,9 @@ class WandbLoggerConfig(LoggerConfig):
     group: str | None = None
     """null: one group per multirun (the sweep directory's name), none for a single run."""
     tags: list[str] = field(default_factory=list)
+    init_timeout_s: float = 30.0
+    """The longest ``wandb.init`` may take (no network: it retries); an online run that cannot
+    start within it falls back to an offline one."""
 
 
 # ----------------------------------------------------------------------------- root

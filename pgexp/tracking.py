@@ -9,6 +9,7 @@ logged (:mod:`pgexp.wandb_offline`).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
@@ -44,29 +45,61 @@ def warn(message: str) -> None:
     print(f"pgexp: warning: {message}", file=sys.stderr)
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (wandb's run on for pages), or its type."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 class WandbTracker:
     """One W&B run per pgexp run, written under ``<run_dir>/wandb``; ``run`` is the started
-    ``wandb`` run."""
+    ``wandb`` run. An online run that fails mid-run is replaced by an offline one (``reopen``),
+    into which everything logged so far is logged again."""
 
-    def __init__(self, run: Any, run_dir: Path, offline: bool) -> None:
-        self.run, self.run_dir, self.offline = run, run_dir, offline
+    def __init__(
+        self, run: Any, run_dir: Path, offline: bool, reopen: Callable[[], Any] | None = None
+    ) -> None:
+        self.run, self.run_dir, self.offline, self.reopen = run, run_dir, offline, reopen
+        self.history: list[tuple[dict[str, Any], int]] = []
         self.logged = 0
         self._failed = False
 
-    def _guard(self, what: str, call: Any, *args: Any, **kwargs: Any) -> bool:
+    def _guard(self, what: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
         if self._failed:
             return False
         try:
             call(*args, **kwargs)
         except Exception as err:  # W&B must never take the run down with it
             self._failed = True
-            warn(f"W&B {what} failed, local files continue: {err}")
+            if self.reopen is not None and self.fall_back_offline(what, err):
+                return True
+            warn(f"W&B {what} failed, local files continue: {first_line(err)}")
             return False
         return True
 
+    def fall_back_offline(self, what: str, err: Exception) -> bool:
+        """Continue in an offline W&B run with the history so far; False if that fails too."""
+        reopen, self.reopen = self.reopen, None
+        assert reopen is not None
+        try:
+            run = reopen()
+            for record, step in self.history:
+                run.log(record, step=step)
+        except Exception as again:
+            warn(f"W&B {what} failed ({first_line(err)}) and so did an offline W&B run "
+                 f"({first_line(again)}); local files continue")  # fmt: skip
+            return False
+        self.run, self.offline, self._failed = run, True, False
+        self.logged = len(self.history)
+        warn(f"W&B {what} failed ({first_line(err)}): logging to an offline W&B run under "
+             f"{self.run_dir / 'wandb'} instead (`wandb sync` uploads it later); local files "
+             "continue")  # fmt: skip
+        return True
+
     def log(self, record: dict[str, Any], step: int) -> None:
+        self.history.append((record, step))
         if self._guard("log", self.run.log, record, step=step):
-            self.logged += 1
+            self.logged = len(self.history)
 
     def summary(self, summary: dict[str, Any]) -> None:
         self._guard("summary", self.run.summary.update, summary)
@@ -74,6 +107,7 @@ class WandbTracker:
     def finish(self, exit_code: int = 0) -> None:
         failed_before = self._failed
         self._failed = False
+        self.reopen = None  # too late to switch: finish what there is
         finished = self._guard("finish", self.run.finish, exit_code=exit_code)
         if finished and self.offline and not failed_before:
             self.check_offline_file()
@@ -98,12 +132,15 @@ class WandbTracker:
 def start_wandb(
     cfg: WandbLoggerConfig, run_dir: Path, name: str, group: str | None, config: dict[str, Any]
 ) -> Tracker:
-    """``wandb.init`` for one pgexp run; on failure a warning and a :class:`NullTracker`."""
-    try:
+    """``wandb.init`` for one pgexp run, waiting at most ``logger.init_timeout_s``. An online
+    run that cannot start falls back to an offline one (one warning); if no run starts, a
+    warning and a :class:`NullTracker`."""
+
+    def init(mode: WandbMode) -> Any:
         import wandb
 
-        run = wandb.init(
-            mode=cast(Literal["online", "offline", "disabled"], cfg.mode.value),
+        return wandb.init(
+            mode=cast(Literal["online", "offline", "disabled"], mode.value),
             project=cfg.project,
             entity=cfg.entity,
             group=cfg.group or group,
@@ -113,13 +150,22 @@ def start_wandb(
             config=config,
             dir=str(run_dir),
             reinit="create_new",  # several runs at once: the jobs of a batch
-            settings=wandb.Settings(silent=True, console="off"),
+            settings=wandb.Settings(silent=True, console="off", init_timeout=cfg.init_timeout_s),
         )
-    except Exception as err:  # no W&B run: the local files are the record
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        warn(f"W&B init failed, running without W&B (local files continue): {first_line}")
-        return NullTracker()
-    return WandbTracker(run, run_dir, offline=cfg.mode is WandbMode.offline)
+
+    def offline() -> Any:
+        return init(WandbMode.offline)
+
+    try:
+        run = init(cfg.mode)
+    except Exception as err:
+        if cfg.mode is not WandbMode.online:
+            warn(f"W&B init failed, running without W&B (local files continue): {first_line(err)}")
+            return NullTracker()
+        tracker = WandbTracker(None, run_dir, offline=False, reopen=offline)
+        return tracker if tracker.fall_back_offline("init", err) else NullTracker()
+    online = cfg.mode is WandbMode.online
+    return WandbTracker(run, run_dir, offline=not online, reopen=offline if online else None)
 
 
 def make_tracker(

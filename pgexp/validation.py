@@ -22,6 +22,7 @@ from pgexp.config import (
     MinibatchEstimatorConfig,
     MLPPolicyConfig,
     TablePolicyConfig,
+    WandbLoggerConfig,
 )
 from pgexp.errors import ConfigError
 
@@ -101,6 +102,8 @@ def validate_train(cfg: Config) -> None:
     _int_at_least("train.checkpoint_every", cfg.train.checkpoint_every, 0)
     if cfg.train.reference_N == 1:
         raise ConfigError("train.reference_N", "must be 0 (off) or >= 2 (got 1)")
+    if isinstance(cfg.logger, WandbLoggerConfig):
+        _positive_finite("logger.init_timeout_s", cfg.logger.init_timeout_s)
     if cfg.hardware.threads is not None:
         _int_at_least("hardware.threads", cfg.hardware.threads, 1)
 

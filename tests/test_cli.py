@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from itertools import pairwise
 from pathlib import Path
 
@@ -159,3 +161,33 @@ def test_a_multirun_writes_one_offline_wandb_run_per_job_in_one_group(
         assert held.has_run and held.history == 4 and held.summaries >= 1
         groups.add(held.group)
     assert len(groups) == 1 and groups != {""}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("api_key", [None, "f" * 40], ids=["no-api-key", "no-network"])
+def test_online_wandb_without_a_key_or_network_falls_back_offline(
+    tmp_path: Path, api_key: str | None
+) -> None:
+    """The real wandb, online, here (no network): one warning within the bounded wait, then an
+    offline W&B run with every record, complete local files, exit 0."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env["HOME"] = str(tmp_path)  # no ~/.netrc credentials
+    if api_key:
+        env["WANDB_API_KEY"] = api_key
+    run_dir = tmp_path / "run"
+    start = time.monotonic()
+    out = subprocess.run(
+        [PGEXP, "estimator=minibatch", "estimator.N=10", "train.iters=4", "train.progress=false",
+         "logger.mode=online", "logger.init_timeout_s=5", f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert time.monotonic() - start < 60  # wandb's own default would wait 90 s and more
+    warnings = [line for line in out.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "logging to an offline W&B run" in warnings[0], out.stderr
+    assert len(read_metrics(run_dir / "metrics.jsonl")) == 4
+    assert read_summary(run_dir / "summary.json").status is Status.ok
+    (run_file,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+    held = RunFileContents.of(run_file)
+    if "holds" not in out.stderr:
+        assert held.has_run and held.history == 4

@@ -83,10 +83,11 @@ class FakeRun:
         self.settings.sync_file = str(sync_file)  # type: ignore[attr-defined]
         self.summary = self
         self.logged = 0
-        self.fail_log = False
+        self.fail_after: int | None = None
+        """Raise from ``log`` once this many records were logged (None: never)."""
 
     def log(self, record: dict[str, Any], step: int) -> None:
-        if self.fail_log:
+        if self.fail_after is not None and self.logged >= self.fail_after:
             raise RuntimeError("network is down")
         self.calls.append(("log", (record, step)))
         self.logged += 1
@@ -112,11 +113,14 @@ def fake_wandb(
     module = ModuleType("wandb")
 
     def init(**kwargs: Any) -> FakeRun:
-        if opts.get("fail_init"):
+        online = kwargs["mode"] == "online"
+        if opts.get("fail_init") or (online and opts.get("fail_online_init")):
             raise RuntimeError("api_key not configured (no-tty)\nsecond line")
         calls.append(("init", kwargs))
         run = FakeRun(calls, tmp_path / "wandb" / "offline-run-x" / "run-x.wandb", write_after)
-        run.fail_log = bool(opts.get("fail_log"))
+        run.fail_after = 0 if opts.get("fail_log") else None
+        if online and opts.get("fail_online_log_after") is not None:
+            run.fail_after = opts["fail_online_log_after"]
         return run
 
     module.init = init  # type: ignore[attr-defined]
@@ -196,3 +200,32 @@ def test_a_failing_wandb_costs_one_warning_and_no_local_metric(
         assert "local files continue" in warnings[0] and "second line" not in warnings[0]
         assert summary.status is Status.ok
         assert len((where / "metrics.jsonl").read_text().splitlines()) == 7
+
+
+@pytest.mark.parametrize(
+    ("failure", "modes"),
+    [
+        ({"fail_online_init": True}, ["offline"]),
+        ({"fail_online_log_after": 3}, ["online", "offline"]),
+    ],
+    ids=["init", "mid-run"],
+)
+def test_an_online_run_that_fails_goes_on_in_an_offline_run_with_its_history(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    failure: dict[str, Any],
+    modes: list[str],
+) -> None:
+    calls = fake_wandb(monkeypatch, tmp_path, **failure)
+    summary = run_bandit(tmp_path, "logger.mode=online")
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "logging to an offline W&B run under" in warnings[0], warnings
+    assert "second line" not in warnings[0] and "wandb sync" in warnings[0]
+    inits = [i for i, (kind, _) in enumerate(calls) if kind == "init"]
+    assert [calls[i][1]["mode"] for i in inits] == modes
+    offline_logs = [args[1] for kind, args in calls[inits[-1] :] if kind == "log"]
+    assert offline_logs == list(range(1, 8))  # the history so far, then the rest
+    assert calls[-1] == ("finish", 0)
+    assert summary.status is Status.ok
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 7
