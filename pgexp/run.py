@@ -37,6 +37,7 @@ from pgexp.optim import make_ascent
 from pgexp.policies import Policy, TablePolicy, make_policy
 from pgexp.provenance import provenance
 from pgexp.records import Status, Summary, to_json
+from pgexp.resources import check_fits
 from pgexp.resume import claim, keep_records
 from pgexp.rollout import TrajectorySampler, make_sampler
 from pgexp.seeding import init_generator
@@ -156,26 +157,39 @@ def run_batch(jobs: Sequence[Job]) -> list[Summary]:
         validate(job.cfg)
         if batch_key(job.cfg) != batch_key(cfg):
             raise ValueError("jobs of one batch may differ only in seed, train.lr and logger")
-    starts = [claim(job) for job in jobs]
-    by_start: dict[int, list[int]] = {}
-    for i, checkpoint in enumerate(starts):
-        by_start.setdefault(checkpoint.iteration if checkpoint else 0, []).append(i)
-    summaries: dict[int, Summary] = {}
-    for indices in by_start.values():
-        done = train_jobs([jobs[i] for i in indices], [starts[i] for i in indices])
-        summaries.update(zip(indices, done, strict=True))
+    device, dtype = apply_hardware(cfg.hardware)
+    env = make_env(cfg.env)
+    try:
+        check_fits(cfg, env, len(jobs), device)
+        starts = [claim(job) for job in jobs]
+        if isinstance(env, FiniteMDP):
+            env = env.to(device)
+        if cfg.hardware.compile:
+            env = compile_env(env)
+        by_start: dict[int, list[int]] = {}
+        for i, checkpoint in enumerate(starts):
+            by_start.setdefault(checkpoint.iteration if checkpoint else 0, []).append(i)
+        summaries: dict[int, Summary] = {}
+        for indices in by_start.values():
+            batch = [jobs[i] for i in indices]
+            done = train_jobs(batch, [starts[i] for i in indices], env, device, dtype)
+            summaries.update(zip(indices, done, strict=True))
+    finally:
+        if isinstance(env, GymVectorEnv):
+            env.close()
     return [summaries[i] for i in range(len(jobs))]
 
 
-def train_jobs(jobs: Sequence[Job], checkpoints: Sequence[Checkpoint | None]) -> list[Summary]:
-    """Train jobs that start at the same iteration (0, or their checkpoints') as one batch."""
+def train_jobs(
+    jobs: Sequence[Job],
+    checkpoints: Sequence[Checkpoint | None],
+    env: FiniteMDP | ObservationEnv,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> list[Summary]:
+    """Train jobs that start at the same iteration (0, or their checkpoints') as one batch on
+    ``env``, in ``dtype`` on ``device``."""
     cfg = jobs[0].cfg
-    device, dtype = apply_hardware(cfg.hardware)
-    env = make_env(cfg.env)
-    if isinstance(env, FiniteMDP):
-        env = env.to(device)
-    if cfg.hardware.compile:
-        env = compile_env(env)
     estimator = make_estimator(cfg.estimator, env)
     generators = [init_generator(job.cfg.seed) for job in jobs]
     policy = make_policy(cfg.policy, env, generators).to(device=device, dtype=dtype)
@@ -229,8 +243,6 @@ def train_jobs(jobs: Sequence[Job], checkpoints: Sequence[Checkpoint | None]) ->
                     )
                     for i, (job, out) in enumerate(zip(jobs, outputs, strict=True))
                 ]
-                if isinstance(env, GymVectorEnv):
-                    env.close()
     if stop is not None:
         raise stop
     return summaries

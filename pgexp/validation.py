@@ -93,6 +93,7 @@ def validate_estimator(cfg: Config) -> None:
 
 
 def validate_train(cfg: Config) -> None:
+    _require(0 <= cfg.seed < 2**64, "seed", cfg.seed, "an integer in [0, 2^64)")
     _int_at_least("train.iters", cfg.train.iters, 1)
     _positive_finite("train.lr", cfg.train.lr)
     if cfg.train.eval_episodes is not None:

@@ -59,6 +59,16 @@ BAD_INPUT = [
     (["env.kwargs.map_name=9x9"], "env.kwargs do not fit FrozenLake-v1"),
     (["estimator.method=enumerate"], "estimator.method=enumerate would sum over"),
     (["hardware=gpu"], "hardware.device is cuda but no CUDA GPU is visible"),
+    (["seed=-1"], "seed must be an integer in [0, 2^64) (got -1)"),
+    (
+        ["estimator=minibatch", "estimator.N=1000000000000"],
+        "estimator.N=1000000000000 with env.horizon=100 needs about",
+    ),
+    (["env.horizon=1000000000"], "env.horizon=1000000000 (steps of the exact recursion) needs"),
+    (
+        ["env=gym", "env.horizon=1000000000", "policy=mlp", "estimator=minibatch"],
+        "estimator.N=100 with env.horizon=1000000000 needs about",
+    ),
 ]
 
 

@@ -1,0 +1,70 @@
+"""Sizes that cannot fit are refused before they are attempted.
+
+The estimates are of the tensors a run holds at once, times a safety factor for intermediates,
+compared with the memory available on the run's device now. The point is one clear line for
+``estimator.N=1000000000000`` or ``env.horizon=1000000000`` instead of an allocation of
+terabytes or a machine swapping for hours; a run that passes may still be slow.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from pgexp.config import Config, DType, ExactEstimatorConfig, MinibatchEstimatorConfig
+from pgexp.envs import FiniteMDP, ObservationEnv
+from pgexp.errors import ConfigError
+
+SAFETY = 4
+"""Intermediates (weights, gathers, the backward pass) per tensor kept."""
+EVAL_CHUNK = 100
+"""Evaluation episodes sampled at once (as :data:`pgexp.run.EVAL_CHUNK`)."""
+
+
+def available_bytes(device: torch.device) -> int:
+    """Memory free for new tensors on ``device``: the GPU's free memory, or the host's."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+
+
+def needed_bytes(cfg: Config, env: FiniteMDP | ObservationEnv, runs: int) -> tuple[int, str]:
+    """About how many bytes a batch of ``runs`` runs holds at once, and the keys that set it."""
+    value = 4 if cfg.hardware.dtype is DType.float32 else 8
+    T = env.horizon
+    if isinstance(cfg.estimator, ExactEstimatorConfig) and isinstance(env, FiniteMDP):
+        # the recursion keeps d_t, the occupancy and the flow of every step for the backward pass
+        per_step = runs * (env.n_states * (1 + env.n_actions) + env.nnz) * value
+        return SAFETY * T * per_step, f"env.horizon={T} (steps of the exact recursion)"
+    sizes = {"train.reference_N": cfg.train.reference_N,
+             "train.eval_episodes": min(cfg.train.eval_episodes or 0, EVAL_CHUNK)}  # fmt: skip
+    if isinstance(cfg.estimator, MinibatchEstimatorConfig):
+        sizes["estimator.N"] = cfg.estimator.N
+    key = max(sizes, key=lambda k: sizes[k])
+    obs = 8 if isinstance(env, FiniteMDP) else env.obs_dim * value
+    act = 8 if isinstance(env, FiniteMDP) or env.n_actions is not None else env.action_dim * value
+    per_step = runs * sizes[key] * (obs + act + value + 1)  # state, action, reward, alive
+    return SAFETY * T * per_step, f"{key}={sizes[key]} with env.horizon={T}"
+
+
+def check_fits(
+    cfg: Config, env: FiniteMDP | ObservationEnv, runs: int, device: torch.device
+) -> None:
+    """:class:`ConfigError` naming the sizes to lower when the batch cannot fit in memory."""
+    need, keys = needed_bytes(cfg, env, runs)
+    free = available_bytes(device)
+    if need > free:
+        batch = f" for {runs} runs in one batch (hydra.launcher.max_batch splits it)"
+        raise ConfigError(
+            keys,
+            f"needs about {need / 2**30:.3g} GiB{batch if runs > 1 else ''}, more than the "
+            f"{free / 2**30:.3g} GiB available on {device}: lower it",
+        )

@@ -1,0 +1,46 @@
+"""Sizes that cannot fit are refused up front, with the keys to lower."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pgexp.envs import make_env
+from pgexp.errors import ConfigError
+from pgexp.resources import available_bytes, check_fits, needed_bytes
+from tests.helpers import compose, quiet
+
+CPU = torch.device("cpu")
+
+
+def test_the_estimate_grows_with_n_horizon_and_runs() -> None:
+    cfg = compose(quiet(["estimator=minibatch", "estimator.N=100"]))
+    env = make_env(cfg.env)
+    one, keys = needed_bytes(cfg, env, 1)
+    assert keys == "estimator.N=100 with env.horizon=100"
+    assert needed_bytes(cfg, env, 8)[0] == 8 * one
+    bigger = compose(quiet(["estimator=minibatch", "estimator.N=1000"]))
+    assert needed_bytes(bigger, env, 1)[0] == 10 * one
+
+
+def test_what_fits_runs_and_what_does_not_is_refused_by_key() -> None:
+    cfg = compose(quiet(["estimator=minibatch", "estimator.N=100"]))
+    check_fits(cfg, make_env(cfg.env), 64, CPU)
+    huge = compose(quiet(["estimator=minibatch", "estimator.N=1000000000000"]))
+    with pytest.raises(ConfigError, match=r"^estimator\.N=1000000000000 with env\.horizon=100 "):
+        check_fits(huge, make_env(huge.env), 1, CPU)
+    assert available_bytes(CPU) > 2**20
+
+
+def test_a_batch_that_does_not_fit_points_at_max_batch() -> None:
+    cfg = compose(quiet(["estimator=minibatch", "estimator.N=10000", "env.horizon=1000"]))
+    env = make_env(cfg.env)
+    runs = available_bytes(CPU) // needed_bytes(cfg, env, 1)[0] + 1
+    with pytest.raises(ConfigError, match=rf"for {runs} runs in one batch \(hydra\.launcher"):
+        check_fits(cfg, env, int(runs), CPU)
+
+
+def test_the_exact_recursion_is_sized_by_its_horizon() -> None:
+    cfg = compose(quiet(["estimator=exact", "env.horizon=1000000000"]))
+    with pytest.raises(ConfigError, match=r"^env\.horizon=1000000000 \(steps of the exact"):
+        check_fits(cfg, make_env(cfg.env), 1, CPU)
