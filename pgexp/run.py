@@ -157,10 +157,8 @@ def run_batch(jobs: Sequence[Job]) -> list[Summary]:
         validate(job.cfg)
         if batch_key(job.cfg) != batch_key(cfg):
             raise ValueError("jobs of one batch may differ only in seed, train.lr and logger")
-    device, dtype = apply_hardware(cfg.hardware)
-    env = make_env(cfg.env)
+    env, device, dtype = preflight(cfg, len(jobs))
     try:
-        check_fits(cfg, env, len(jobs), device)
         starts = [claim(job) for job in jobs]
         if isinstance(env, FiniteMDP):
             env = env.to(device)
@@ -178,6 +176,23 @@ def run_batch(jobs: Sequence[Job]) -> list[Summary]:
         if isinstance(env, GymVectorEnv):
             env.close()
     return [summaries[i] for i in range(len(jobs))]
+
+
+def preflight(
+    cfg: Config, runs: int = 1
+) -> tuple[FiniteMDP | ObservationEnv, torch.device, torch.dtype]:
+    """Everything about a config that can be refused before a file is written: its values, its
+    device, its env, whether ``runs`` runs of it fit in memory, and whether its estimator,
+    policy and reference gradient can be built for that env (once, then dropped). Returns the
+    env, the device and the dtype; raises :class:`ConfigError`."""
+    validate(cfg)
+    device, dtype = apply_hardware(cfg.hardware)
+    env = make_env(cfg.env)
+    check_fits(cfg, env, runs, device)
+    estimator = make_estimator(cfg.estimator, env)
+    make_policy(cfg.policy, env, [init_generator(cfg.seed)])
+    make_reference(cfg, env, estimator)
+    return env, device, dtype
 
 
 def train_jobs(
