@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from pgexp.report.cli import report
+from pgexp.report.cli import main, report
 from pgexp.report.runs import collect, group_runs, parse_overrides, swept_keys
 from pgexp.report.stats import loglog_slope, t_interval
 from pgexp.run import run
@@ -87,3 +88,33 @@ def test_report_writes_table_plots_and_provenance(sweep: Path, tmp_path: Path) -
     assert "5: no summary.json: still running, or killed after 4 iterations" in text
     assert "6: no metrics.jsonl nor summary.json: it failed before its first iteration" in text
     assert "pgexp env.horizon=30 estimator=minibatch estimator.N=4 seed=0" in text
+
+
+def test_a_line_cut_short_keeps_the_records_before_it(
+    sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep / "0", copy / "0")
+    metrics = copy / "0" / "metrics.jsonl"
+    whole = metrics.read_text().splitlines()
+    metrics.write_text("\n".join(whole[:-1]) + "\n" + whole[-1][:25])  # killed mid-write
+    lines = report([copy, tmp_path / "nowhere"], tmp_path / "out")
+    (run,) = collect([copy]).runs
+    assert len(run.metrics) == len(whole) - 1
+    err = capsys.readouterr().err
+    assert f"pgexp-report: warning: {metrics}: line {len(whole)} is not a record" in err
+    assert f"kept the {len(whole) - 1} records before it, dropped 1 line" in err
+    assert any(line.startswith(f"- {metrics}: line") for line in lines)
+
+
+def test_a_missing_path_is_left_out_with_a_warning(
+    sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main([str(tmp_path / "nowhere"), str(sweep), "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert f"pgexp-report: warning: {tmp_path / 'nowhere'} is not a directory: left out" in (
+        captured.err
+    )
+    assert "| estimator.N | n |" in captured.out
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "nowhere")])

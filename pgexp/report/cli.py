@@ -10,6 +10,10 @@ from pgexp.report.runs import Collection, Run, collect, group_runs, swept_keys
 from pgexp.report.table import markdown, summarize, write_csv
 
 
+def warn(message: str) -> None:
+    print(f"pgexp-report: warning: {message}", file=sys.stderr)
+
+
 def label(keys: list[str], values: tuple[str, ...]) -> str:
     """``estimator.N=10, train.lr=1`` (keys a group does not set are left out)."""
     pairs = [f"{k}={v}" for k, v in zip(keys, values, strict=True) if v != "-"]
@@ -66,6 +70,10 @@ def report(roots: list[Path], out: Path) -> list[str]:
     from pgexp.report import plots  # matplotlib, imported only when a report is written
 
     coll: Collection = collect(roots)
+    for path, why in coll.skipped:
+        warn(f"skipped {path}: {why}")
+    for damage in coll.warnings:
+        warn(damage)
     if not coll.runs:
         raise SystemExit(
             f"pgexp-report: error: no finished runs under {', '.join(map(str, roots))}"
@@ -113,6 +121,8 @@ def report(roots: list[Path], out: Path) -> list[str]:
         ]
     if coll.skipped:
         lines += ["", "Skipped jobs:", *(f"- {p}: {why}" for p, why in coll.skipped)]
+    if coll.warnings:
+        lines += ["", "Read in part:", *(f"- {damage}" for damage in coll.warnings)]
     lines += ["", "## Provenance", "", *provenance_lines(coll.runs)]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return lines
@@ -123,11 +133,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("paths", nargs="+", type=Path, help="multirun (or run) directories")
     parser.add_argument("--out", type=Path, help="output folder (default: FIRST_PATH/report)")
     args = parser.parse_args(argv)
-    missing = [p for p in args.paths if not p.is_dir()]
-    if missing:
-        parser.error(f"not a directory: {', '.join(map(str, missing))}")
-    out = args.out or args.paths[0] / "report"
-    lines = report(args.paths, out)
+    paths = [p for p in args.paths if p.is_dir()]
+    for missing in (p for p in args.paths if not p.is_dir()):
+        warn(f"{missing} is not a directory: left out")
+    if not paths:
+        parser.error("none of the paths is a directory")
+    out = args.out or paths[0] / "report"
+    lines = report(paths, out)
     shown = lines[: lines.index("## Provenance")]  # the provenance table stays in report.md
     print("\n".join(line for line in shown if not line.startswith("![")).rstrip())
     figures = ", ".join(str(p) for p in sorted(out.glob("*.png")))

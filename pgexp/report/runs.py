@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from pgexp.metrics import read_metrics, read_summary
-from pgexp.records import IterationRecord, Status, Summary
+from pgexp.metrics import read_summary
+from pgexp.records import IterationRecord, Status, Summary, from_json
 
 
 @dataclass
@@ -26,10 +27,29 @@ class Run:
 
 @dataclass
 class Collection:
-    """The runs that can be reported and the job directories skipped, with the reason."""
+    """The runs that can be reported, the job directories skipped with the reason, and
+    warnings about damaged files that were read in part."""
 
     runs: list[Run] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_metrics_kept(path: Path) -> tuple[list[IterationRecord], str | None]:
+    """The records of ``metrics.jsonl`` up to the first line that is not one (a line cut short
+    by a kill, say), and a warning naming the file and what was kept (None if whole)."""
+    records: list[IterationRecord] = []
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for number, line in enumerate(lines, 1):
+        try:
+            records.append(from_json(IterationRecord, json.loads(line)))
+        except (ValueError, TypeError) as err:
+            dropped = len(lines) - number + 1
+            return records, (
+                f"{path}: line {number} is not a record ({err}); kept the {len(records)} "
+                f"records before it, dropped {dropped} line{'s' if dropped > 1 else ''}"
+            )
+    return records, None
 
 
 def job_dirs(roots: Iterable[Path]) -> list[Path]:
@@ -44,8 +64,9 @@ def parse_overrides(lines: list[str]) -> dict[str, str]:
     return {key: value for key, value in pairs}
 
 
-def read_run(path: Path) -> Run | str:
-    """The run in ``path``, or why it cannot be reported."""
+def read_run(path: Path, warnings: list[str]) -> Run | str:
+    """The run in ``path``, or why it cannot be reported; damage read around goes to
+    ``warnings``."""
     metrics_file = path / "metrics.jsonl"
     if not (path / "summary.json").is_file():
         if not metrics_file.is_file():
@@ -54,7 +75,7 @@ def read_run(path: Path) -> Run | str:
         return f"no summary.json: still running, or killed after {lines} iterations"
     try:
         summary = read_summary(path / "summary.json")
-        metrics = read_metrics(metrics_file)
+        metrics, damage = read_metrics_kept(metrics_file)
         overrides = yaml.safe_load((path / ".hydra" / "overrides.yaml").read_text()) or []
         config = yaml.safe_load((path / ".hydra" / "config.yaml").read_text()) or {}
     except (OSError, ValueError, TypeError, yaml.YAMLError) as err:
@@ -63,6 +84,8 @@ def read_run(path: Path) -> Run | str:
         return f"status {summary.status.value!r}"
     if not metrics:
         return "empty metrics.jsonl"
+    if damage:
+        warnings.append(damage)
     return Run(path, parse_overrides(overrides), config, summary, metrics)
 
 
@@ -70,7 +93,7 @@ def collect(roots: Iterable[Path]) -> Collection:
     """Read every job under ``roots``; unfinished or broken jobs are listed, not fatal."""
     out = Collection()
     for path in job_dirs(roots):
-        run = read_run(path)
+        run = read_run(path, out.warnings)
         if isinstance(run, Run):
             out.runs.append(run)
         else:
