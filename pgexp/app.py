@@ -104,9 +104,24 @@ def abandon_job(run_dir: Path, job_name: str, err: ConfigError, multirun: bool) 
     report_config_error(err, multirun)
 
 
+SWEEP: list[tuple[Path, Summary]] = []
+"""The jobs of this process's multirun that finished, for the closing line."""
+
+
 def report_outcome(summary: Summary, run_dir: Path) -> None:
-    """The one line a finished job prints."""
+    """The line a finished job prints, and one per warning of its summary."""
     print(f"pgexp: {outcome(summary)} -> {run_dir}", file=sys.stderr)
+    for warning in summary.warnings:
+        print(f"pgexp: warning: {warning} ({run_dir})", file=sys.stderr)
+    SWEEP.append((run_dir, summary))
+
+
+def sweep_closing_line() -> str | None:
+    """One line on a multirun's diverged jobs (None when none diverged)."""
+    diverged = [str(d) for d, s in SWEEP if s.status is Status.diverged]
+    if not diverged:
+        return None
+    return f"pgexp: {len(diverged)} of {len(SWEEP)} jobs diverged: {', '.join(diverged)}"
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
@@ -150,6 +165,9 @@ def main() -> None:
     register_configs()
     try:
         hydra_main()
+        closing = sweep_closing_line() if len(SWEEP) > 1 else None
+        if closing:
+            print(closing, file=sys.stderr)
     except KeyboardInterrupt as err:  # every run's summary and checkpoint are written by now
         name, code = (
             ("SIGINT", 130) if not isinstance(err, Interrupted) else (str(err), err.exit_code)

@@ -73,6 +73,8 @@ class Summary:
     """Versions of pgexp and the packages it runs on."""
     git: dict[str, Any] = field(default_factory=dict)
     """``commit`` and ``dirty`` of the pgexp source tree (nulls outside a git checkout)."""
+    warnings: list[str] = field(default_factory=list)
+    """What went wrong although the run ended: J fell after steps, the gradient froze at 0."""
 
 
 R = TypeVar("R", IterationRecord, Summary)

@@ -15,11 +15,13 @@ from pgexp.compiled import compile_env, compile_policy
 from pgexp.config import (
     Baseline,
     Config,
+    ExactEstimatorConfig,
     ExactMethod,
     MinibatchEstimatorConfig,
     Returns,
 )
 from pgexp.counter_rng import Stream, seed_keys, stream_keys
+from pgexp.diagnose import run_warnings
 from pgexp.envs import FiniteMDP, GymVectorEnv, ObservationEnv, make_env
 from pgexp.errors import ConfigError
 from pgexp.estimators import (
@@ -32,7 +34,7 @@ from pgexp.estimators import (
 from pgexp.hardware import apply_hardware, device_description
 from pgexp.interrupt import SignalGuard
 from pgexp.job import Job, batch_key
-from pgexp.metrics import MetricsWriter, write_summary
+from pgexp.metrics import MetricsWriter, read_metrics, write_summary
 from pgexp.optim import make_ascent
 from pgexp.policies import Policy, TablePolicy, make_policy
 from pgexp.provenance import provenance
@@ -284,6 +286,8 @@ def finish_run(
     state = out.state
     if state.status is None:  # an exception is on its way up
         state.status = Status.failed
+    out.writer.close()
+    exact = isinstance(job.cfg.estimator, ExactEstimatorConfig)
     summary = Summary(
         J_final=final[0],
         return_final=final[1],
@@ -296,8 +300,8 @@ def finish_run(
         grad_reference=reference_kind,
         seed=job.cfg.seed,
         **provenance(device_description(device), job.overrides),
+        warnings=run_warnings(read_metrics(job.run_dir / "metrics.jsonl"), exact),
     )
-    out.writer.close()
     write_summary(job.run_dir / "summary.json", summary)
     out.tracker.summary(to_json(summary))
     out.tracker.finish(exit_code=0 if state.status is Status.ok else 1)
