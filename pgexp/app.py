@@ -97,10 +97,16 @@ def job_from_hydra(dcfg: DictConfig) -> Job:
     )
 
 
-def abandon_job(run_dir: Path, job_name: str, err: ConfigError, multirun: bool) -> NoReturn:
-    """A job that cannot run: undo Hydra's files unless the job wrote metrics, then report."""
+def forget_unstarted(run_dir: Path, job_name: str) -> None:
+    """Undo Hydra's files of a job that never ran (a directory with metrics holds a run)."""
     if not (run_dir / "metrics.jsonl").exists():
         remove_hydra_files(run_dir, job_name)
+
+
+def abandon_job(run_dir: Path, job_name: str, err: ConfigError, multirun: bool) -> NoReturn:
+    """A job that cannot run: undo Hydra's files unless the directory holds a run, then
+    report."""
+    forget_unstarted(run_dir, job_name)
     report_config_error(err, multirun)
 
 

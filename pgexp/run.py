@@ -161,7 +161,14 @@ def run_batch(jobs: Sequence[Job]) -> list[Summary]:
             raise ValueError("jobs of one batch may differ only in seed, train.lr and logger")
     env, device, dtype = preflight(cfg, len(jobs))
     try:
-        starts = [claim(job) for job in jobs]
+        starts, refusals = [], []
+        for job in jobs:  # every job's directory is checked (and its .hydra/ files restored)
+            try:
+                starts.append(claim(job))
+            except ConfigError as err:
+                refusals.append(err)
+        if refusals:
+            raise refusals[0]
         if isinstance(env, FiniteMDP):
             env = env.to(device)
         if cfg.hardware.compile:

@@ -99,3 +99,25 @@ def test_cached_sweep_configs_are_hydras_own(tmp_path: Path) -> None:
         assert OmegaConf.to_container(ours) == OmegaConf.to_container(hydras), overrides
         assert ours.seed == hydras.seed and ours.train.lr == hydras.train.lr
     assert len(cache.composed) == 4  # jobs 2 and 3 were derived from job 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["basic", "batched"])
+def test_a_sweep_run_again_into_its_directory_replaces_nothing(
+    launcher: str, tmp_path: Path
+) -> None:
+    out_dir = sweep(tmp_path, launcher, SWEEPS["tabular minibatch"])
+    before = {p: p.read_bytes() for p in sorted(out_dir.rglob("*")) if p.is_file()}
+    again = pgexp(
+        tmp_path, "-m", f"hydra/launcher={launcher}", *SWEEPS["tabular minibatch"][:2],
+        "train.lr=0.3,3", "seed=0,1", "train.iters=4", "logger=none", "train.progress=false",
+        f"hydra.sweep.dir={out_dir}",
+    )  # fmt: skip
+    assert again.returncode == 1
+    assert (
+        "holds a finished run (status ok)" in again.stderr
+        and "train.overwrite=true" in again.stderr
+    )
+    after = {p: p.read_bytes() for p in sorted(out_dir.rglob("*")) if p.is_file()}
+    changed = [p for p in before if after.get(p) != before[p] and p.suffix != ".log"]
+    assert changed == [p for p in changed if p.name == "multirun.yaml"], changed

@@ -24,7 +24,13 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict
 
 from hydra_plugins.pgexp_batched_launcher.sweep_configs import SweepConfigCache
-from pgexp.app import UserError, job_from_hydra, remove_hydra_files, report_outcome
+from pgexp.app import (
+    UserError,
+    forget_unstarted,
+    job_from_hydra,
+    remove_hydra_files,
+    report_outcome,
+)
 from pgexp.errors import ConfigError
 from pgexp.job import Job, batch_key
 
@@ -82,8 +88,8 @@ def run_group(batch: list[Prepared]) -> None:
     try:
         summaries = run_batch(jobs)
     except ConfigError as err:
-        for p in batch:
-            remove_hydra_files(p.job.run_dir if p.job else Path(), p.hydra_job_name)
+        for p, job in zip(batch, jobs, strict=True):
+            forget_unstarted(job.run_dir, p.hydra_job_name)
             fail(p.ret, UserError(f"pgexp: error: {err}"))
         return
     except Exception as err:
