@@ -6,8 +6,12 @@ job runs, so ``pgexp --help`` and config errors answer quickly.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn, cast
 
 import hydra
@@ -161,6 +165,30 @@ def outcome(summary: Summary) -> str:
     )
 
 
+def launcher_workers() -> list[int]:
+    """Process ids of this process's joblib (loky) workers, which run a sweep's jobs."""
+    me, workers = os.getpid(), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if parent == me and b"popen_loky_posix" in (stat.parent / "cmdline").read_bytes():
+                workers.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return workers
+
+
+def on_stop_signal(signum: int, frame: FrameType | None) -> None:
+    """SIGINT or SIGTERM outside a run's own guard: stop now; in a joblib sweep, pass it on to
+    the workers, whose interrupted runs write their summaries and report back."""
+    workers = launcher_workers()
+    if not workers:
+        raise Interrupted(signum)
+    for pid in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
 def main() -> None:
     """Console-script entry point."""
     if not CONF_DIR.is_dir():
@@ -169,6 +197,10 @@ def main() -> None:
             "source tree with `pip install -e .`"
         )
     register_configs()
+    # SIGTERM stops pgexp as Ctrl-C does (a run's own guard takes over while it trains), and a
+    # joblib sweep's workers are stopped too rather than left running
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_stop_signal)
     try:
         hydra_main()
         closing = sweep_closing_line() if len(SWEEP) > 1 else None

@@ -175,3 +175,46 @@ def test_a_diverged_single_run_exits_3_with_complete_files(tmp_path: Path) -> No
     summary = read_summary(run_dir / "summary.json")
     assert summary.status is Status.diverged
     assert summary.iters == len(read_metrics(run_dir / "metrics.jsonl")) < 50
+
+
+def children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_sigterm_to_a_joblib_sweep_stops_its_workers_and_keeps_their_summaries(
+    tmp_path: Path,
+) -> None:
+    sweep = tmp_path / "sweep"
+    proc = start(tmp_path, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *TABULAR,
+                 "train.iters=400", "seed=0,1,2", f"hydra.sweep.dir={sweep}")  # fmt: skip
+    metrics = [sweep / "0" / "metrics.jsonl", sweep / "1" / "metrics.jsonl"]
+    deadline = time.monotonic() + 300
+    while min(records(m) for m in metrics) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+        time.sleep(0.05)
+    workers = children(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=300)[1]
+    assert proc.returncode == 143, err
+    assert "pgexp: interrupted by SIGTERM" in err
+    for job in ("0", "1"):
+        assert read_summary(sweep / job / "summary.json").status is Status.interrupted
+    time.sleep(2)
+    assert not [pid for pid in workers if running(pid)], workers
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
