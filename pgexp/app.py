@@ -7,6 +7,7 @@ job runs, so ``pgexp --help`` and config errors answer quickly.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -135,8 +136,8 @@ def sweep_closing_line() -> str | None:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-def hydra_main(dcfg: DictConfig) -> float | None:
-    """Run one job (a batch of one); return J_final so that sweepers can optimize it."""
+def hydra_main(dcfg: DictConfig) -> float:
+    """Run one job (a batch of one); return its :func:`objective` for sweepers."""
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     try:
@@ -149,7 +150,16 @@ def hydra_main(dcfg: DictConfig) -> float | None:
     report_outcome(summary, run_dir)
     if summary.status is Status.diverged and hc.mode != RunMode.MULTIRUN:
         raise SystemExit(DIVERGED_EXIT)
-    return summary.J_final
+    return objective(summary)
+
+
+def objective(summary: Summary) -> float:
+    """What a job returns to Hydra's sweepers (Optuna maximizes it): J_final, or the final
+    evaluation return where there is no exact J; NaN (a failed trial) when neither exists."""
+    for value in (summary.J_final, summary.return_final):
+        if value is not None:
+            return value
+    return math.nan
 
 
 def outcome(summary: Summary) -> str:

@@ -41,5 +41,18 @@ def test_experiment_composes_with_each_swept_value(name: str) -> None:
     assert isinstance(params, dict)
     validate(compose([f"+experiment={name}"]))
     for key, values in params.items():
-        for value in str(values).split(","):
+        for value in swept_values(f"{key}={values}"):
             validate(compose([f"+experiment={name}", f"{key}={value}"]))
+
+
+def swept_values(override: str) -> list[str]:
+    """The values a sweep override takes (``a,b``, ``choice(a, b)``), or the ends of an
+    ``interval(a, b)`` (Optuna's ranges, tagged or not)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import IntervalSweep
+
+    parsed = OverridesParser.create().parse_overrides([override])[0]
+    sweep = parsed.value()
+    if isinstance(sweep, IntervalSweep):
+        return [str(sweep.start), str(sweep.end)]
+    return list(parsed.sweep_string_iterator())

@@ -28,6 +28,7 @@ from pgexp.app import (
     UserError,
     forget_unstarted,
     job_from_hydra,
+    objective,
     remove_hydra_files,
     report_outcome,
 )
@@ -97,7 +98,7 @@ def run_group(batch: list[Prepared]) -> None:
             fail(p.ret, err)
         return
     for p, job, summary in zip(batch, jobs, summaries, strict=True):
-        p.ret.status, p.ret.return_value = JobStatus.COMPLETED, summary.J_final
+        p.ret.status, p.ret.return_value = JobStatus.COMPLETED, objective(summary)
         report_outcome(summary, job.run_dir)
 
 

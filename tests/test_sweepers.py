@@ -1,0 +1,64 @@
+"""Hydra's other engines with pgexp: submitit (local processes, SLURM preset) and Optuna."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pgexp.app import objective
+from pgexp.metrics import read_metrics, read_summary
+from pgexp.records import Status, Summary
+from pgexp.run import run
+from tests.helpers import compose, compose_raw, quiet
+from tests.test_cli import pgexp
+
+
+def test_the_slurm_preset_documents_submitits_keys() -> None:
+    launcher = compose_raw(["hydra/launcher=slurm"], with_hydra=True).hydra.launcher
+    assert (
+        launcher._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+    )
+    assert (launcher.partition, launcher.timeout_min, launcher.cpus_per_task) == (None, 60, 1)
+    assert (launcher.gpus_per_node, launcher.mem_gb, launcher.array_parallelism) == (0, 4, 256)
+
+
+def summary(J: float | None, ret: float | None) -> Summary:
+    cfg = compose(quiet(["env=bandit", "train.iters=1"]))
+    return Summary(J, ret, 0, 1, 0, 0, 0.0, Status.ok, None, cfg.seed, "cpu", "pgexp", "3", "2")
+
+
+def test_the_objective_is_J_else_the_final_return_else_nan() -> None:
+    assert objective(summary(0.5, 0.4)) == 0.5
+    assert objective(summary(None, 120.0)) == 120.0  # continuous envs have no exact J
+    assert objective(summary(None, None)) != objective(summary(None, None))  # NaN: failed trial
+
+
+@pytest.mark.slow
+def test_submitit_local_runs_every_job_with_its_files(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    out = pgexp(
+        tmp_path, "-m", "hydra/launcher=submitit_local", "estimator=minibatch",
+        "estimator.N=1,10", "train.iters=3", "logger=none", "train.progress=false",
+        f"hydra.sweep.dir={sweep}",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    for job in ("0", "1"):
+        assert len(read_metrics(sweep / job / "metrics.jsonl")) == 3
+        assert read_summary(sweep / job / "summary.json").status is Status.ok
+        assert (sweep / job / ".hydra" / "config.yaml").is_file()
+
+
+@pytest.mark.slow
+def test_optuna_finds_a_learning_rate_several_times_better_than_one(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    out = pgexp(tmp_path, "-m", "+experiment=lr_search", "logger=none", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    n = best["best_params"]["estimator.N"]
+    baseline = run(compose(quiet(["+experiment=lr_search", f"estimator.N={n}", "train.lr=1"])),
+                   tmp_path / "lr1")  # fmt: skip
+    assert baseline.J_final is not None
+    assert best["best_value"] > 3 * baseline.J_final, (best, baseline.J_final)
+    assert len(list(sweep.glob("[0-9]*/summary.json"))) == 12
