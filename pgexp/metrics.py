@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from types import TracebackType
 
 from pgexp.records import IterationRecord, Summary, from_json, to_json
 
@@ -24,17 +23,6 @@ class MetricsWriter:
 
     def close(self) -> None:
         self._file.close()
-
-    def __enter__(self) -> MetricsWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def write_summary(path: Path, summary: Summary) -> None:
