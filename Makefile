@@ -38,10 +38,11 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix pgexp hydra_plugins tests benchmarks
 	$(BIN)/ruff format pgexp hydra_plugins tests benchmarks
 
-bench: install  ## gradient timings, CartPole env throughput, batched sweeps (writes benchmarks/results/)
+bench: install  ## gradient timings, env throughput, batched sweeps, launcher overhead (writes benchmarks/results/)
 	$(PY) benchmarks/gradient_timing.py
 	$(PY) benchmarks/env_throughput.py
 	$(PY) benchmarks/batched_sweeps.py
+	$(PY) benchmarks/launcher_overhead.py
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,98 @@
+"""Per-job overhead of each Hydra launcher pgexp runs on: what a job costs beyond its training.
+
+Each cell times a whole ``pgexp -m`` command of one-iteration bandit jobs (training takes
+milliseconds), with 1 and with 8 seeds; the per-job overhead is the difference divided by 7, and
+the start-up is the one-job time less that. ``slurm`` needs a cluster
+(``scripts/slurm-local.sh start``) and is left out without one.
+Prints a Markdown table and writes it, with the raw numbers, to ``benchmarks/results/``.
+Usage: ``python benchmarks/launcher_overhead.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+PGEXP = str(Path(sys.executable).with_name("pgexp"))
+JOB = [
+    "env=bandit",
+    "train.iters=1",
+    "train.eval_episodes=0",
+    "logger=none",
+    "train.progress=false",
+]
+LAUNCHERS = {
+    "basic": ["hydra/launcher=basic"],
+    "batched": ["hydra/launcher=batched"],
+    "joblib (2 workers)": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+    "submitit_local": ["hydra/launcher=submitit_local"],
+    "slurm (local one-node cluster)": ["hydra/launcher=slurm"],
+}
+
+
+def slurm_up() -> bool:
+    if shutil.which("sinfo") is None:
+        return False
+    out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, check=False)
+    return out.returncode == 0 and "idle" in out.stdout
+
+
+def wall_seconds(args: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    out = subprocess.run([PGEXP, "-m", *args], cwd=cwd, capture_output=True, text=True,
+                         check=False)  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"pgexp -m {' '.join(args)} failed:\n{out.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def measure() -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, launcher in LAUNCHERS.items():
+            if name.startswith("slurm") and not slurm_up():
+                continue
+            times = {}
+            for jobs in (1, 8):
+                sweep = f"hydra.sweep.dir={tmp}/{len(rows)}-{jobs}"
+                times[jobs] = wall_seconds([*launcher, *JOB, f"seed=range(0,{jobs})", sweep],
+                                           Path(tmp))  # fmt: skip
+            per_job = (times[8] - times[1]) / 7
+            rows.append({"launcher": name, "one_job_s": times[1], "eight_jobs_s": times[8],
+                         "per_job_s": per_job, "startup_s": times[1] - per_job})  # fmt: skip
+            print(f"{name}: {times[1]:.1f} s / {times[8]:.1f} s", file=sys.stderr)
+    return rows
+
+
+def markdown(rows: list[dict[str, object]]) -> str:
+    lines = [
+        "| launcher | 1 job, s | 8 jobs, s | per extra job, s | start-up, s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['launcher']} | {r['one_job_s']:.1f} | {r['eight_jobs_s']:.1f} | "
+                     f"{r['per_job_s']:.2f} | {r['startup_s']:.1f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    rows = measure()
+    table = markdown(rows)
+    print(table)
+    RESULTS.mkdir(exist_ok=True)
+    machine = platform.processor() or platform.machine()
+    (RESULTS / "launcher_overhead.json").write_text(
+        json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n"
+    )
+    (RESULTS / "launcher_overhead.md").write_text(f"Machine: {machine}\n\n{table}\n")
+
+
+if __name__ == "__main__":
+    main()
