@@ -221,8 +221,8 @@ def main() -> None:
             ("SIGINT", 130) if not isinstance(err, Interrupted) else (str(err), err.exit_code)
         )
         print(
-            f"pgexp: interrupted by {name}: the run stopped after its last complete iteration; "
-            "the same command continues it",
+            f"pgexp: interrupted by {name}: a run that was training stopped after its last "
+            "complete iteration, with its checkpoint; the same command continues it",
             file=sys.stderr,
         )
         raise SystemExit(code) from None
