@@ -37,10 +37,8 @@ def frozen(records: Sequence[IterationRecord]) -> str | None:
     )
 
 
-def run_warnings(records: Sequence[IterationRecord], exact: bool) -> list[str]:
-    """The warnings of a run's records when its gradients were ``exact``. (With estimates
-    neither sign means much: a noisy step often lowers J, and an estimate is exactly 0 whenever
-    no sampled trajectory earned a reward.)"""
-    if not exact:
-        return []
+def run_warnings(records: Sequence[IterationRecord]) -> list[str]:
+    """The warnings of the records of a run whose gradients were exact. (With estimates neither
+    sign means much: a noisy step often lowers J, and an estimate is exactly 0 whenever no
+    sampled trajectory earned a reward; callers do not ask then.)"""
     return [w for w in (J_falls(records), frozen(records)) if w is not None]

@@ -19,7 +19,7 @@ from pgexp.errors import ConfigError
 SAFETY = 4
 """Intermediates (weights, gathers, the backward pass) per tensor kept."""
 EVAL_CHUNK = 100
-"""Evaluation episodes sampled at once (as :data:`pgexp.run.EVAL_CHUNK`)."""
+"""Evaluation episodes sampled at once (the evaluation's progress display advances per chunk)."""
 
 
 def available_bytes(device: torch.device) -> int:

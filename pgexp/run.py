@@ -39,16 +39,13 @@ from pgexp.optim import make_ascent
 from pgexp.policies import Policy, TablePolicy, make_policy
 from pgexp.provenance import provenance
 from pgexp.records import Status, Summary, to_json
-from pgexp.resources import check_fits
+from pgexp.resources import EVAL_CHUNK, check_fits
 from pgexp.resume import claim, keep_records
 from pgexp.rollout import TrajectorySampler, make_sampler
 from pgexp.seeding import init_generator
 from pgexp.tracking import make_tracker
 from pgexp.training import RunBatch, RunOutput, train
 from pgexp.validation import validate
-
-EVAL_CHUNK = 100
-"""Evaluation episodes sampled per batch (the progress display advances per batch)."""
 
 
 def eval_episodes(cfg: Config) -> int:
@@ -307,7 +304,7 @@ def finish_run(
         grad_reference=reference_kind,
         seed=job.cfg.seed,
         **provenance(device_description(device), job.overrides),
-        warnings=run_warnings(read_metrics(job.run_dir / "metrics.jsonl"), exact),
+        warnings=run_warnings(read_metrics(job.run_dir / "metrics.jsonl")) if exact else [],
     )
     write_summary(job.run_dir / "summary.json", summary)
     out.tracker.summary(to_json(summary))
