@@ -39,10 +39,10 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff format pgexp hydra_plugins tests benchmarks
 
 bench: install  ## gradient timings, env throughput, batched sweeps, launcher overhead (writes benchmarks/results/)
-	$(PY) benchmarks/gradient_timing.py
-	$(PY) benchmarks/env_throughput.py
-	$(PY) benchmarks/batched_sweeps.py
-	$(PY) benchmarks/launcher_overhead.py
+	$(PY) -m benchmarks.gradient_timing
+	$(PY) -m benchmarks.env_throughput
+	$(PY) -m benchmarks.batched_sweeps
+	$(PY) -m benchmarks.launcher_overhead
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

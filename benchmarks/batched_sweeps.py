@@ -4,24 +4,21 @@ Each cell runs ``pgexp`` as a user would (a fresh process, Hydra composing every
 written, ``logger=none`` unless the row says W&B) and times the whole command. One seed alone is
 a single run (``pgexp ...`` without ``-m``): the unit of the ``× one seed`` column.
 Prints a Markdown table and writes it, with the raw numbers, to ``benchmarks/results/``.
-Usage: ``python benchmarks/batched_sweeps.py [--workload frozenlake|cartpole|all]
+Usage: ``python -m benchmarks.batched_sweeps [--workload frozenlake|cartpole|all]
 [--device cpu|gpu]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import torch
+from benchmarks.publish import publish
 
-RESULTS = Path(__file__).parent / "results"
 PGEXP = str(Path(sys.executable).with_name("pgexp"))
 WORKLOADS = {
     "FrozenLake 4x4, N=100, 30 iterations": [
@@ -105,20 +102,8 @@ def main() -> None:
     args = parser.parse_args()
     names = [n for n in WORKLOADS if args.workload in ("all", n.split(",")[0].split()[0].lower())]
     rows = measure(names, args.device)
-    table = markdown(rows)
-    print(table)
-    RESULTS.mkdir(exist_ok=True)
-    if args.device == "gpu":
-        machine = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    else:
-        machine = f"{platform.processor() or platform.machine()}, 1 torch thread per process"
     stem = "batched_sweeps" + ("_gpu" if args.device == "gpu" else "")
-    (RESULTS / f"{stem}.json").write_text(
-        json.dumps({"machine": machine, "torch": torch.__version__, "rows": rows}, indent=2) + "\n"
-    )
-    (RESULTS / f"{stem}.md").write_text(
-        f"Machine: {machine}, torch {torch.__version__}\n\n{table}\n"
-    )
+    publish(stem, rows, markdown(rows), threads="1 torch thread per process")
 
 
 if __name__ == "__main__":

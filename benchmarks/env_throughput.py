@@ -5,26 +5,23 @@ resets the terminated ones (gymnasium: its autoreset; torch: a masked reset), fo
 ``--seconds`` of wall-clock time; the torch CartPole runs eager and under ``torch.compile`` (its
 compilation happens in the warm-up calls, outside the timing). Prints a Markdown table and
 writes it to ``benchmarks/results/``.
-Usage: ``python benchmarks/env_throughput.py [--seconds 1.0] [--sizes 1 64 1024 16384 262144]``.
+Usage: ``python -m benchmarks.env_throughput [--seconds 1.0] [--sizes 1 64 1024 16384 262144]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import torch
 
+from benchmarks.publish import publish
 from pgexp.envs.cartpole import TorchCartPole
 from pgexp.hardware import synchronize
 
-RESULTS = Path(__file__).parent / "results"
 SYNC_MAX_N = 16_384  # one python object per env: larger N takes minutes and GBs to build
 
 
@@ -117,18 +114,7 @@ def main() -> None:
         cells = [f"{r[c]:.3g}" if r[c] else "—" for c in cols]
         cells += [f"{r[a] / r[b]:.2f}×" if r[b] else "—" for a, b in ratios]  # type: ignore[operator]
         lines.append(f"| {r['N']} | " + " | ".join(cells) + " |")
-    table = "\n".join(lines)
-    print(table)
-    machine = (
-        f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
-    )
-    if torch.cuda.is_available():
-        machine += f", GPU {torch.cuda.get_device_name()}"
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "env_throughput.json").write_text(
-        json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n"
-    )
-    (RESULTS / "env_throughput.md").write_text(f"Machine: {machine}\n\n{table}\n")
+    publish("env_throughput", rows, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -1,20 +1,18 @@
 """Time per gradient: exact (dp) on the toy-text MDPs, mini-batch at several N, per device.
 
 Prints a Markdown table and writes it, with the raw numbers, to ``benchmarks/results/``.
-Usage: ``python benchmarks/gradient_timing.py [--repeats 5] [--device cpu|cuda|all]``.
+Usage: ``python -m benchmarks.gradient_timing [--repeats 5] [--device cpu|cuda|all]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
+from benchmarks.publish import publish
 from pgexp.counter_rng import Stream, seed_keys, stream_keys
 from pgexp.envs import FiniteMDP, make_toy_text
 from pgexp.estimators import ExactGradient, GradientEstimator, MinibatchGradient
@@ -22,7 +20,6 @@ from pgexp.hardware import device_description, synchronize
 from pgexp.policies import TabularSoftmax
 from pgexp.rollout import Sampler
 
-RESULTS = Path(__file__).parent / "results"
 ENVS = {
     "FrozenLake 4x4 (T=100)": ("FrozenLake-v1", {"map_name": "4x4"}, 100),
     "FrozenLake 8x8 (T=200)": ("FrozenLake-v1", {"map_name": "8x8"}, 200),
@@ -101,16 +98,7 @@ def main() -> None:
             continue
         dtype = torch.float64 if dev == "cpu" else torch.float32
         rows += measure(torch.device(dev), dtype, args.repeats)
-    table = markdown(rows)
-    print(table)
-    RESULTS.mkdir(exist_ok=True)
-    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-    (RESULTS / "gradient_timing.json").write_text(
-        json.dumps({"machine": machine, "torch": torch.__version__, "rows": rows}, indent=2) + "\n"
-    )
-    (RESULTS / "gradient_timing.md").write_text(
-        f"Machine: {machine}, torch {torch.__version__}\n\n{table}\n"
-    )
+    publish("gradient_timing", rows, markdown(rows))
 
 
 if __name__ == "__main__":

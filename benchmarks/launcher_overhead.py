@@ -2,16 +2,14 @@
 
 Each cell times a whole ``pgexp -m`` command of one-iteration bandit jobs (training takes
 milliseconds), with 1 and with 8 seeds; the per-job overhead is the difference divided by 7, and
-the start-up is the one-job time less that. ``slurm`` needs a cluster
-(``scripts/slurm-local.sh start``) and is left out without one.
+the start-up is the one-job time less that. ``slurm`` and ``batched_slurm`` need a cluster
+(``scripts/slurm-local.sh start``) and are left out without one.
 Prints a Markdown table and writes it, with the raw numbers, to ``benchmarks/results/``.
-Usage: ``python benchmarks/launcher_overhead.py``.
+Usage: ``python -m benchmarks.launcher_overhead``.
 """
 
 from __future__ import annotations
 
-import json
-import platform
 import shutil
 import subprocess
 import sys
@@ -19,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
+from benchmarks.publish import publish
+
 PGEXP = str(Path(sys.executable).with_name("pgexp"))
 JOB = [
     "env=bandit",
@@ -34,14 +33,21 @@ LAUNCHERS = {
     "joblib (2 workers)": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
     "submitit_local": ["hydra/launcher=submitit_local"],
     "slurm (local one-node cluster)": ["hydra/launcher=slurm"],
+    "batched_slurm (same cluster)": ["hydra/launcher=batched_slurm"],
 }
 
 
 def slurm_up() -> bool:
+    """A SLURM node is idle (waiting up to 30 s for one that is finishing jobs)."""
     if shutil.which("sinfo") is None:
         return False
-    out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, check=False)
-    return out.returncode == 0 and "idle" in out.stdout
+    for _ in range(30):
+        out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True,
+                             check=False)  # fmt: skip
+        if out.returncode == 0 and "idle" in out.stdout:
+            return True
+        time.sleep(1)
+    return False
 
 
 def wall_seconds(args: list[str], cwd: Path) -> float:
@@ -57,7 +63,7 @@ def measure() -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, launcher in LAUNCHERS.items():
-            if name.startswith("slurm") and not slurm_up():
+            if "slurm" in name and not slurm_up():
                 continue
             times = {}
             for jobs in (1, 8):
@@ -84,14 +90,7 @@ def markdown(rows: list[dict[str, object]]) -> str:
 
 def main() -> None:
     rows = measure()
-    table = markdown(rows)
-    print(table)
-    RESULTS.mkdir(exist_ok=True)
-    machine = platform.processor() or platform.machine()
-    (RESULTS / "launcher_overhead.json").write_text(
-        json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n"
-    )
-    (RESULTS / "launcher_overhead.md").write_text(f"Machine: {machine}\n\n{table}\n")
+    publish("launcher_overhead", rows, markdown(rows))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pgexp.config import SCHEMAS, Config
 from pgexp.errors import ConfigError
-from pgexp.interrupt import Interrupted
+from pgexp.interrupt import SIGNALS, Interrupted
 from pgexp.job import HYDRA_FILES, Job
 from pgexp.records import Status, Summary
 from pgexp.validation import check_known_keys, validate
@@ -189,8 +189,8 @@ def launcher_workers() -> list[int]:
 
 
 def on_stop_signal(signum: int, frame: FrameType | None) -> None:
-    """SIGINT or SIGTERM outside a run's own guard: stop now; in a joblib sweep, pass it on to
-    the workers, whose interrupted runs write their summaries and report back."""
+    """SIGINT, SIGTERM or SIGUSR2 outside a run's own guard: stop now; in a joblib sweep, pass
+    it on to the workers, whose interrupted runs write their summaries and report back."""
     workers = launcher_workers()
     if not workers:
         raise Interrupted(signum)
@@ -207,9 +207,9 @@ def main() -> None:
             "source tree with `pip install -e .`"
         )
     register_configs()
-    # SIGTERM stops pgexp as Ctrl-C does (a run's own guard takes over while it trains), and a
-    # joblib sweep's workers are stopped too rather than left running
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # SIGTERM and SIGUSR2 stop pgexp as Ctrl-C does (a run's own guard takes over while it
+    # trains), and a joblib sweep's workers are stopped too rather than left running
+    for signum in SIGNALS:
         signal.signal(signum, on_stop_signal)
     try:
         hydra_main()

@@ -1,5 +1,5 @@
-"""SIGINT (Ctrl-C) and SIGTERM (what SLURM sends before pre-emption) as one exception, raised
-where a run can stop cleanly."""
+"""SIGINT (Ctrl-C), SIGTERM (what SLURM sends before pre-emption) and SIGUSR2 (what submitit asks
+SLURM to send before a job's time limit) as one exception, raised where a run can stop cleanly."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType, TracebackType
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+PASSED_ON = signal.SIGUSR2
+"""The warning a scheduler sends before a time limit. After the runs have stopped cleanly it goes
+on to the handler that was installed before the guard's, if that is a Python function: under
+submitit that handler resubmits the job and exits, and the requeued job resumes the runs."""
+SIGNALS = (signal.SIGINT, signal.SIGTERM, PASSED_ON)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -29,14 +33,16 @@ class Interrupted(KeyboardInterrupt):
 
 
 class SignalGuard:
-    """While entered, SIGINT and SIGTERM raise :class:`Interrupted` at once, except inside
-    :meth:`critical`, which holds them until it ends (so an update, a metrics line or a
-    checkpoint is never left half done). Outside the main thread it does nothing (signals are
-    delivered to the main thread only)."""
+    """While entered, SIGINT, SIGTERM and SIGUSR2 raise :class:`Interrupted` at once, except
+    inside :meth:`critical`, which holds them until it ends (so an update, a metrics line or a
+    checkpoint is never left half done). On leaving, a SIGUSR2 that stopped the block is passed
+    on (see :data:`PASSED_ON`). Outside the main thread it does nothing (signals are delivered to
+    the main thread only)."""
 
     def __init__(self) -> None:
         self.depth = 0
         self.pending: int | None = None
+        self.raised: int | None = None
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> SignalGuard:
@@ -51,19 +57,24 @@ class SignalGuard:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for signum, handler in self._previous.items():
+        previous = dict(self._previous)
+        for signum, handler in previous.items():
             signal.signal(signum, handler)  # type: ignore[arg-type]
         self._previous.clear()
+        handler = previous.get(PASSED_ON)
+        if self.raised == PASSED_ON and callable(handler):
+            handler(PASSED_ON, None)  # submitit's: resubmit this job, then exit
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.depth:
             self.pending = self.pending or signum
             return
+        self.raised = signum
         raise Interrupted(signum)
 
     @contextmanager
     def critical(self) -> Iterator[None]:
-        """Hold SIGINT and SIGTERM until the block ends, then raise the first one held."""
+        """Hold the signals until the block ends, then raise the first one held."""
         self.depth += 1
         try:
             yield
@@ -71,4 +82,5 @@ class SignalGuard:
             self.depth -= 1
             if self.depth == 0 and self.pending is not None:
                 signum, self.pending = self.pending, None
+                self.raised = signum
                 raise Interrupted(signum)

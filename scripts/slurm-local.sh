@@ -3,7 +3,8 @@
 # as root).
 #   scripts/slurm-local.sh start    install slurm and munge if needed (apt), write a one-node
 #                                   /etc/slurm/slurm.conf, start munged, slurmctld and slurmd
-#   scripts/slurm-local.sh stop     stop the daemons this script started (by their process ids)
+#   scripts/slurm-local.sh stop     cancel the cluster's jobs, then stop the daemons this script
+#                                   started (by their process ids)
 #   scripts/slurm-local.sh status   what runs, and sinfo
 # Both start and stop can be run again: start leaves a running cluster as it is, stop does
 # nothing when nothing it started runs. State lives in $SLURM_LOCAL_DIR (/tmp/pgexp-slurm).
@@ -19,7 +20,8 @@ running() {  # running NAME: the pid this script recorded for NAME is alive and 
     [[ -f $pidfile ]] || return 1
     local pid
     pid=$(cat "$pidfile")
-    [[ -n $pid && -d /proc/$pid ]] && grep -q "$1" "/proc/$pid/comm" 2>/dev/null
+    [[ -n $pid && -d /proc/$pid ]] && grep -q "$1" "/proc/$pid/comm" 2>/dev/null &&
+        [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]]  # an exited, unreaped one
 }
 
 install() {
@@ -85,10 +87,26 @@ start() {
     exit 1
 }
 
+cancel_jobs() {  # a job left running would outlive the daemons (its slurmstepd keeps going)
+    running slurmctld || return 0
+    local jobs
+    jobs=$(squeue -h -o %A 2>/dev/null || true)
+    [[ -n $jobs ]] || return 0
+    # shellcheck disable=SC2086
+    scancel $jobs || true
+    for _ in $(seq 1 40); do
+        [[ -z $(squeue -h -o %A 2>/dev/null) ]] && ! pgrep -x slurmstepd >/dev/null && return 0
+        sleep 0.25
+    done
+    echo "slurm-local: jobs still ending after 10 s: $(squeue -h -o %A | tr '\n' ' ')" >&2
+}
+
 stop() {
+    cancel_jobs
     for name in slurmd slurmctld munged; do
         if running "$name"; then
             kill "$(cat "$DIR/$name.pid")"
+            for _ in $(seq 1 40); do running "$name" || break; sleep 0.25; done
         fi
         rm -f "$DIR/$name.pid"
     done

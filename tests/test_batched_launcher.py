@@ -14,9 +14,13 @@ from hydra.core.utils import JobReturn
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from hydra_plugins.pgexp_batched_launcher.batched_launcher import Prepared, groups
+from hydra_plugins.pgexp_batched_launcher.batched_launcher import Prepared, check_cluster, groups
+from hydra_plugins.pgexp_batched_launcher.on_submitit import TrainBatch
 from hydra_plugins.pgexp_batched_launcher.sweep_configs import SweepConfigCache
+from pgexp.app import UserError
 from pgexp.job import Job
+from pgexp.records import Status
+from pgexp.run import run_batch
 from tests.helpers import compose, compose_raw, quiet
 from tests.test_batching import outputs
 from tests.test_cli import pgexp
@@ -63,6 +67,45 @@ def pgexp_report(cwd: Path, sweep_dir: Path) -> subprocess.CompletedProcess[str]
     report = str(Path(sys.executable).with_name("pgexp-report"))
     return subprocess.run([report, str(sweep_dir)], cwd=cwd, capture_output=True, text=True,
                           timeout=300, check=False)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_batches_sent_to_submitit_compute_what_batches_trained_here_do(tmp_path: Path) -> None:
+    """``hydra/launcher=batched_slurm`` with submitit's local executor: one submitit job per
+    batch (max_batch=3 cuts the four jobs into two), the same files and numbers."""
+    args = SWEEPS["tabular minibatch"]
+    here = sweep(tmp_path, "batched", args)
+    there = sweep(tmp_path, "batched_slurm", [*args, "hydra.launcher.max_batch=3",
+                                             "hydra.launcher.submitit.cluster=local"])  # fmt: skip
+    for job in range(4):
+        assert outputs(here / str(job)) == outputs(there / str(job)), job
+    assert len([d for d in (there / ".submitit").iterdir() if any(d.glob("*_result.pkl"))]) == 2
+
+
+def test_a_cluster_that_cannot_run_here_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(UserError, match="must be slurm or local"):
+        check_cluster("slrum")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch on it
+    with pytest.raises(UserError, match=r"needs SLURM's sbatch.*cluster=local"):
+        check_cluster("slurm")
+    check_cluster("local")
+
+
+def test_a_requeued_batch_reads_its_finished_runs_back_and_trains_the_rest(tmp_path: Path) -> None:
+    def job(seed: int) -> Job:
+        args = ["estimator=minibatch", "estimator.N=10", "train.iters=3", f"seed={seed}"]
+        return Job(compose(quiet(args)), tmp_path / str(seed))
+
+    (finished,) = run_batch([job(0)])
+    refusal = TrainBatch()([job(0), job(1)])  # a first attempt replaces no finished run
+    assert isinstance(refusal, str) and "holds a finished run (status ok)" in refusal
+    assert not (tmp_path / "1").exists()
+    again = TrainBatch(requeued=True)([job(0), job(1)])
+    assert not isinstance(again, str)
+    assert again[0] == finished and again[1].status is Status.ok
+    assert again[1].J_final == run_batch([Job(job(1).cfg, tmp_path / "alone")])[0].J_final
 
 
 def test_jobs_are_grouped_by_what_they_share_and_cut_at_max_batch(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 from pgexp.checkpoint import CHECKPOINT
 from pgexp.errors import ConfigError
+from pgexp.interrupt import Interrupted, SignalGuard
 from pgexp.job import Job
 from pgexp.metrics import read_metrics, read_summary
 from pgexp.records import Status
@@ -56,6 +58,26 @@ def uninterrupted(tmp_path: Path, args: list[str], seed: int = 0) -> Path:
     return run_dir
 
 
+def test_a_held_time_limit_signal_is_passed_on_once_the_block_has_stopped() -> None:
+    """SIGUSR2 inside the guard's critical part waits for it, stops the block, and then reaches
+    the handler installed before the guard (submitit's, which requeues the job)."""
+    calls: list[int] = []
+    previous = signal.signal(signal.SIGUSR2, lambda signum, frame: calls.append(signum))
+    try:
+        with pytest.raises(Interrupted) as stopped, SignalGuard() as guard, guard.critical():
+            os.kill(os.getpid(), signal.SIGUSR2)
+            time.sleep(0.01)
+            assert calls == []  # held, not passed on while the block runs
+        assert stopped.value.signum == signal.SIGUSR2 and stopped.value.exit_code == 140
+        assert calls == [signal.SIGUSR2]
+        with pytest.raises(Interrupted), SignalGuard():
+            os.kill(os.getpid(), signal.SIGINT)  # SIGINT is not passed on
+            time.sleep(0.01)
+        assert calls == [signal.SIGUSR2]
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "signum"),
@@ -87,7 +109,7 @@ def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_one(
 
 @pytest.mark.slow
 def test_the_exit_status_says_which_signal_stopped_the_run(tmp_path: Path) -> None:
-    for signum, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
+    for signum, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGUSR2, 140)):
         run_dir = tmp_path / signal.Signals(signum).name
         proc = start(tmp_path, *TABULAR, f"hydra.run.dir={run_dir}")
         stop_after(proc, [run_dir / "metrics.jsonl"], 2, signum)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,9 @@ from pgexp.metrics import read_metrics, read_summary
 from pgexp.records import Status, Summary
 from pgexp.run import run
 from tests.helpers import compose, compose_raw, quiet
-from tests.test_cli import pgexp
+from tests.test_batching import outputs
+from tests.test_cli import PGEXP, pgexp
+from tests.test_resume import uninterrupted
 
 
 def test_the_slurm_preset_documents_submitits_keys() -> None:
@@ -22,6 +27,7 @@ def test_the_slurm_preset_documents_submitits_keys() -> None:
     )
     assert (launcher.partition, launcher.timeout_min, launcher.cpus_per_task) == (None, 60, 1)
     assert (launcher.gpus_per_node, launcher.mem_gb, launcher.array_parallelism) == (0, 4, 256)
+    assert (launcher.signal_delay_s, launcher.max_num_timeout) == (120, 3)
 
 
 def summary(J: float | None, ret: float | None) -> Summary:
@@ -48,6 +54,34 @@ def test_submitit_local_runs_every_job_with_its_files(tmp_path: Path) -> None:
         assert len(read_metrics(sweep / job / "metrics.jsonl")) == 3
         assert read_summary(sweep / job / "summary.json").status is Status.ok
         assert (sweep / job / ".hydra" / "config.yaml").is_file()
+
+
+@pytest.mark.slow
+def test_a_job_past_its_time_limit_is_requeued_by_submitit_and_resumes(tmp_path: Path) -> None:
+    """submitit_local's own time limit: 30 s before `timeout_min` it sends SIGUSR2, as SLURM
+    does for submitit. The run checkpoints and stops, submitit requeues the job, and the job
+    continues the run to the metrics of an uninterrupted one."""
+    args = ["estimator=minibatch", "estimator.N=2000", "train.iters=500", "seed=0"]
+    common = ["logger=none", "train.progress=false", "train.eval_episodes=50"]
+    sweep, seen = tmp_path / "sweep", set()
+    proc = subprocess.Popen(
+        [PGEXP, "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=1", *args,
+         *common, f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    reference = uninterrupted(tmp_path, args)  # meanwhile, on the other core
+    deadline = time.monotonic() + 300
+    while proc.poll() is None:
+        assert time.monotonic() < deadline
+        with contextlib.suppress(OSError, ValueError):  # not written yet, or being replaced
+            seen.add(read_summary(sweep / "0" / "summary.json").status)
+        time.sleep(0.05)
+    assert proc.returncode == 0, proc.communicate()[1]
+    assert Status.interrupted in seen  # stopped by the signal inside training, then finished
+    log = "".join(p.read_text() for p in sweep.glob(".submitit/*/*_log.out"))
+    assert "Job has timed out" in log and "Requeued job" in log, log
+    assert [r.iter for r in read_metrics(sweep / "0" / "metrics.jsonl")] == list(range(1, 501))
+    assert outputs(sweep / "0") == outputs(reference)
 
 
 @pytest.mark.slow

@@ -6,12 +6,14 @@ its ``.hydra/`` files and logging set-up), but instead of running the job right 
 it. The jobs that differ only in ``seed``, ``train.lr`` and the logger are then trained together
 by :func:`pgexp.run.run_batch`, at most ``max_batch`` at a time, each still writing its own
 ``metrics.jsonl``, ``summary.json`` and W&B run. Jobs that share nothing run as batches of one.
-It launches pgexp jobs only: the task function Hydra passes in is not called.
+With ``submitit`` set, each batch is one submitit job instead (see ``on_submitit.py``). It
+launches pgexp jobs only: the task function Hydra passes in is not called.
 """
 
 # no `from __future__ import annotations`: Hydra's plugin scan imports this module without
 # registering it in sys.modules, where dataclasses look string annotations up
 import logging
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +23,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, JobStatus, configure_log, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
+from hydra_plugins.pgexp_batched_launcher.on_submitit import Outcome, SubmititConf, submit
 from hydra_plugins.pgexp_batched_launcher.sweep_configs import SweepConfigCache
 from pgexp.app import (
     UserError,
@@ -43,6 +46,8 @@ class BatchedLauncherConf:
     _target_: str = "hydra_plugins.pgexp_batched_launcher.batched_launcher.BatchedLauncher"
     max_batch: int | None = None
     """Most jobs trained as one batch (memory grows with it); null: a whole group at once."""
+    submitit: SubmititConf | None = None
+    """null: batches train in this process, one after the other; else each is a submitit job."""
 
 
 ConfigStore.instance().store(
@@ -81,23 +86,29 @@ def groups(jobs: Sequence[Prepared], max_batch: int | None) -> list[list[Prepare
     return [g[i : i + size] for g in by_key.values() for i in range(0, len(g), size)]
 
 
-def run_group(batch: list[Prepared]) -> None:
-    """Train one batch and fill in its jobs' returns (J_final, or the error for all of them)."""
-    from pgexp.run import run_batch
+def train_here(batch: list[Prepared]) -> Outcome | Exception:
+    """Train one batch in this process."""
+    from hydra_plugins.pgexp_batched_launcher.on_submitit import TrainBatch
 
-    jobs = [p.job for p in batch if p.job is not None]
     try:
-        summaries = run_batch(jobs)
-    except ConfigError as err:
+        return TrainBatch()([p.job for p in batch if p.job is not None])
+    except Exception as err:
+        return err
+
+
+def record(batch: list[Prepared], outcome: Outcome | Exception) -> None:
+    """Fill in the returns of a batch's jobs: J_final each, or the error for all of them."""
+    jobs = [p.job for p in batch if p.job is not None]
+    if isinstance(outcome, str):  # refused before anything was written
         for p, job in zip(batch, jobs, strict=True):
             forget_unstarted(job.run_dir, p.hydra_job_name)
-            fail(p.ret, UserError(f"pgexp: error: {err}"))
+            fail(p.ret, UserError(outcome))
         return
-    except Exception as err:
+    if isinstance(outcome, Exception):
         for p in batch:
-            fail(p.ret, err)
+            fail(p.ret, outcome)
         return
-    for p, job, summary in zip(batch, jobs, summaries, strict=True):
+    for p, job, summary in zip(batch, jobs, outcome, strict=True):
         p.ret.status, p.ret.return_value = JobStatus.COMPLETED, objective(summary)
         report_outcome(summary, job.run_dir)
 
@@ -107,14 +118,31 @@ def fail(ret: JobReturn, err: Exception) -> None:
     ret.return_value = err
 
 
+def check_cluster(cluster: str) -> None:
+    """Refuse, in one line, a submitit cluster that cannot run here."""
+    if cluster not in ("slurm", "local"):
+        raise UserError(
+            f"pgexp: error: hydra.launcher.submitit.cluster must be slurm or local (got {cluster})"
+        )
+    if cluster == "slurm" and shutil.which("sbatch") is None:
+        raise UserError(
+            "pgexp: error: hydra.launcher.submitit.cluster=slurm needs SLURM's sbatch, which is "
+            "not on PATH here; hydra.launcher.submitit.cluster=local runs each batch as a "
+            "process on this machine"
+        )
+
+
 class BatchedLauncher(Launcher):
-    def __init__(self, max_batch: int | None = None) -> None:
+    def __init__(self, max_batch: int | None = None, submitit: DictConfig | None = None) -> None:
         super().__init__()
         if max_batch is not None and max_batch < 1:
             raise UserError(
                 f"pgexp: error: hydra.launcher.max_batch must be >= 1 (got {max_batch})"
             )
+        if submitit is not None:
+            check_cluster(str(submitit.cluster))
         self.max_batch = max_batch
+        self.submitit = submitit
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
 
@@ -140,9 +168,20 @@ class BatchedLauncher(Launcher):
             for i, overrides in enumerate(job_overrides)
         ]
         batches = groups(prepared, self.max_batch)
-        log.info(f"Training {len(job_overrides)} jobs in {len(batches)} batches")
-        for batch in batches:
-            run_group(batch)
+        if self.submitit is None:
+            log.info(f"Training {len(job_overrides)} jobs in {len(batches)} batches")
+            for batch in batches:
+                record(batch, train_here(batch))
+        else:
+            conf: SubmititConf = OmegaConf.to_object(self.submitit)  # type: ignore[assignment]
+            log.info(
+                f"Sending {len(job_overrides)} jobs as {len(batches)} batches to submitit "
+                f"({conf.cluster}), files in {conf.folder}"
+            )
+            jobs = [[p.job for p in b if p.job is not None] for b in batches]
+            name = str(self.config.hydra.job.name)
+            for batch, outcome in zip(batches, submit(jobs, conf, name), strict=True):
+                record(batch, outcome)
         return [p.ret for p in prepared]
 
     def collect(self, idx: int, overrides: list[str]) -> Prepared:

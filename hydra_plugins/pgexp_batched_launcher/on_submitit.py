@@ -1,0 +1,99 @@
+"""Batches as submitit jobs: with ``hydra.launcher.submitit`` set (as
+``hydra/launcher=batched_slurm`` does), each batch of the batched launcher is one job of a
+submitit job array, on SLURM (or, with ``cluster: local``, a process on this machine), so a
+1000-seed sweep is a handful of cluster jobs. A batch stopped by its time limit or a
+pre-emption is requeued and continues from its runs' checkpoints.
+"""
+
+# no `from __future__ import annotations`: see batched_launcher.py
+from dataclasses import dataclass, field
+from typing import Any
+
+from pgexp.errors import ConfigError
+from pgexp.job import Job
+from pgexp.records import Summary
+
+
+@dataclass
+class SubmititConf:
+    """Where and how each batch runs; the keys mean what they mean in ``hydra/launcher=slurm``."""
+
+    cluster: str = "slurm"
+    """submitit's executor: ``slurm``, or ``local`` (processes on this machine)."""
+    folder: str = "${hydra.sweep.dir}/.submitit/%j"
+    """submitit's own logs and pickles."""
+    partition: str | None = None
+    timeout_min: int = 60
+    cpus_per_task: int = 1
+    gpus_per_node: int = 0
+    mem_gb: int = 4
+    array_parallelism: int = 256
+    signal_delay_s: int = 120
+    max_num_timeout: int = 3
+    additional_parameters: dict[str, Any] = field(default_factory=dict)
+    """Further sbatch options, e.g. ``{account: my_account}``."""
+
+
+Outcome = list[Summary] | str
+"""What a batch job returns: each job's summary, or the one-line refusal of its config."""
+
+
+class TrainBatch:
+    """The callable a batch job runs: :func:`pgexp.run.run_batch` of its jobs. After a requeue
+    (``requeued``), runs that had already finished are read back instead of refused."""
+
+    def __init__(self, requeued: bool = False) -> None:
+        self.requeued = requeued
+
+    def __call__(self, jobs: list[Job]) -> Outcome:
+        from pgexp.metrics import read_summary
+        from pgexp.resume import FINISHED, previous_status
+        from pgexp.run import run_batch
+
+        done = [self.requeued and previous_status(job.run_dir) in FINISHED for job in jobs]
+        try:
+            trained = iter(run_batch([job for job, d in zip(jobs, done, strict=True) if not d]))
+        except ConfigError as err:
+            return f"pgexp: error: {err}"
+        return [
+            read_summary(job.run_dir / "summary.json") if d else next(trained)
+            for job, d in zip(jobs, done, strict=True)
+        ]
+
+    def checkpoint(self, jobs: list[Job]) -> Any:
+        """What submitit runs when it requeues the job (the runs have checkpointed by then)."""
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(TrainBatch(requeued=True), jobs)
+
+
+def submit(batches: list[list[Job]], conf: SubmititConf, name: str) -> list[Outcome | Exception]:
+    """Run each batch as one job of a submitit array and wait for all of them; a batch job that
+    failed gives its exception (submitit's, with the traceback)."""
+    import submitit
+
+    executor = submitit.AutoExecutor(
+        folder=conf.folder,
+        cluster=conf.cluster,
+        slurm_max_num_timeout=conf.max_num_timeout,
+        local_max_num_timeout=conf.max_num_timeout,
+    )
+    executor.update_parameters(
+        name=name,
+        timeout_min=conf.timeout_min,
+        cpus_per_task=conf.cpus_per_task,
+        gpus_per_node=conf.gpus_per_node,
+        mem_gb=conf.mem_gb,
+        slurm_partition=conf.partition,
+        slurm_array_parallelism=conf.array_parallelism,
+        slurm_signal_delay_s=conf.signal_delay_s,
+        slurm_additional_parameters=dict(conf.additional_parameters),
+    )
+    jobs = executor.map_array(TrainBatch(), batches)
+    outcomes: list[Outcome | Exception] = []
+    for job in jobs:
+        try:
+            outcomes.append(job.result())
+        except Exception as err:  # the batch job failed: every job of it did
+            outcomes.append(err)
+    return outcomes
