@@ -38,8 +38,9 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix pgexp hydra_plugins tests benchmarks
 	$(BIN)/ruff format pgexp hydra_plugins tests benchmarks
 
-bench: install  ## gradient timings, env throughput, batched sweeps, launcher overhead (writes benchmarks/results/)
+bench: install  ## gradient timings, exact gradients at scale, env throughput, batched sweeps, launcher overhead (writes benchmarks/results/)
 	$(PY) -m benchmarks.gradient_timing
+	$(PY) -m benchmarks.exact_at_scale
 	$(PY) -m benchmarks.env_throughput
 	$(PY) -m benchmarks.batched_sweeps
 	$(PY) -m benchmarks.launcher_overhead

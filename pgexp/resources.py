@@ -41,9 +41,11 @@ def needed_bytes(cfg: Config, env: FiniteMDP | ObservationEnv, runs: int) -> tup
     value = 4 if cfg.hardware.dtype is DType.float32 else 8
     T = env.horizon
     if isinstance(cfg.estimator, ExactEstimatorConfig) and isinstance(env, FiniteMDP):
-        # the recursion keeps d_t, the occupancy and the flow of every step for the backward pass
-        per_step = runs * (env.n_states * (1 + env.n_actions) + env.nnz) * value
-        return SAFETY * T * per_step, f"env.horizon={T} (steps of the exact recursion)"
+        # the forward recursion keeps γ^t d_t of every step for the backward one
+        S, A = env.n_states, env.n_actions
+        per_step = runs * S * value
+        tables = 2 * env.nnz * (value + 8) + SAFETY * runs * S * A * value
+        return T * per_step + tables, f"env.horizon={T} (steps of the exact recursion)"
     sizes = {"train.reference_N": cfg.train.reference_N,
              "train.eval_episodes": min(cfg.train.eval_episodes or 0, EVAL_CHUNK)}  # fmt: skip
     if isinstance(cfg.estimator, MinibatchEstimatorConfig):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pgexp.config import ExactMethod
-from pgexp.envs import FiniteMDP, make_toy_text
+from pgexp.envs import FiniteMDP, make_garnet, make_toy_text
 from pgexp.estimators import ExactGradient, TrajectoryLimitError, dp_objective, enumerate_objective
 from pgexp.policies import LinearSoftmax
 from pgexp.policies.features import one_hot_features
@@ -94,3 +94,29 @@ def test_absorbing_state_has_no_parameters_and_no_gradient() -> None:
     assert policy.theta.shape == (1, 16, 4)  # [runs, non-absorbing states, actions]
     logits = policy.logits()
     assert logits.shape == (1, 17, 4) and logits[0, 16].abs().sum() == 0
+
+
+def test_dp_on_a_discounted_garnet_matches_finite_differences_in_both_dtypes() -> None:
+    mdp = make_garnet(60, 4, 5, seed=1, horizon=40, discount=0.95)
+    policy = random_policy(mdp, seed=2, scale=1.5)
+    exact = ExactGradient(mdp).estimate(policy)
+    grad = exact.grad[0]
+    coords = torch.cat([grad.abs().topk(6).indices, torch.arange(0, grad.numel(), 41)])
+    fd = central_differences(mdp, policy, coords)
+    scale = float(grad.abs().max())
+    torch.testing.assert_close(grad[coords], fd, rtol=1e-5, atol=1e-6 * scale)
+    assert exact.objective is not None and torch.equal(exact.objective, dp_objective(mdp, policy))
+    single = ExactGradient(mdp).estimate(policy.to(dtype=torch.float32)).grad[0].double()
+    assert float((single - grad).abs().max()) < 1e-4 * scale
+
+
+def test_a_saturated_softmax_has_a_gradient_of_exactly_zero() -> None:
+    """π(a|s) is exactly 0 or 1 in float64 at logits ±400: the softmax's derivative is 0 there,
+    and so is every entry of the exact gradient (not a rounding residue)."""
+    mdp = make_garnet(30, 3, 4, seed=0, horizon=20)
+    policy = random_policy(mdp, seed=0)
+    with torch.no_grad():
+        best = policy.theta.argmax(-1, keepdim=True)
+        policy.theta.fill_(-400).scatter_(-1, best, 400.0)
+    assert set(policy.probs().unique().tolist()) == {0.0, 1.0}
+    assert ExactGradient(mdp).estimate(policy).grad.abs().max() == 0

@@ -59,20 +59,37 @@ def make_garnet(
 ) -> FiniteMDP:
     """A garnet (Archibald et al., 1995): a random MDP drawn from ``seed``.
 
-    Each (s, a) reaches ``branching`` distinct next states with probabilities from a uniform
-    partition of [0, 1]; r(s, a, s') ~ U[0, 1]; the initial distribution is uniform.
+    Each (s, a) reaches ``branching`` distinct next states, uniformly drawn, with probabilities
+    from a uniform partition of [0, 1]; r(s, a, s') ~ U[0, 1]; the initial distribution is
+    uniform. Drawn for all rows at once (seconds for 10⁶ rows): where a row's draws repeat a
+    state, the row is drawn again; when ``branching`` is more than a quarter of ``n_states``,
+    each row takes the first ``branching`` states of a random permutation instead.
     """
+    if not 1 <= branching <= n_states:
+        raise ValueError(f"branching must be in [1, {n_states}] (got {branching})")
     rng = np.random.default_rng(seed)
-    entries: list[tuple[int, int, int, float, float]] = []
-    for s in range(n_states):
-        for a in range(n_actions):
-            targets = rng.choice(n_states, size=branching, replace=False)
-            cuts = np.sort(rng.uniform(size=branching - 1))
-            probs = np.diff(np.concatenate([[0.0], cuts, [1.0]]))
-            rewards = rng.uniform(size=branching)
-            entries += [
-                (s, a, int(t), float(p), float(r))
-                for t, p, r in zip(targets, probs, rewards, strict=True)
-            ]
-    mu0 = torch.full((n_states,), 1.0 / n_states, dtype=torch.float64)
-    return from_entries(n_states, n_actions, entries, mu0, horizon, discount)
+    rows = n_states * n_actions
+    if 4 * branching > n_states:
+        targets = np.argsort(rng.uniform(size=(rows, n_states)), axis=1)[:, :branching]
+    else:
+        targets = rng.integers(0, n_states, size=(rows, branching))
+        while True:
+            ordered = np.sort(targets, axis=1)
+            repeats = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+            if not repeats.any():
+                break
+            targets[repeats] = rng.integers(0, n_states, size=(int(repeats.sum()), branching))
+    cuts = np.sort(rng.uniform(size=(rows, branching - 1)), axis=1)
+    probs = np.diff(cuts, axis=1, prepend=0.0, append=1.0)
+    rewards = rng.uniform(size=(rows, branching))
+    return FiniteMDP(
+        n_states=n_states,
+        n_actions=n_actions,
+        entry_sa=torch.arange(rows).repeat_interleave(branching),
+        entry_next=torch.from_numpy(targets.reshape(-1)).to(torch.int64),
+        entry_prob=torch.from_numpy(probs.reshape(-1)),
+        entry_reward=torch.from_numpy(rewards.reshape(-1)),
+        mu0=torch.full((n_states,), 1.0 / n_states, dtype=torch.float64),
+        horizon=horizon,
+        discount=discount,
+    )

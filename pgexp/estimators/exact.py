@@ -1,13 +1,14 @@
-"""Exact J(θ) and ∇J(θ) on a finite MDP: forward recursion (dp) or trajectory enumeration.
+"""Exact J(θ) and ∇J(θ) on a finite MDP: the policy-gradient theorem (dp) or trajectory
+enumeration.
 
-``dp`` propagates the state distribution d_t for T steps,
-``J = Σ_t γ^t Σ_{s,a} d_t(s) π(a|s) R(s,a)``, d_{t+1}(s') = Σ_{s,a} d_t(s) π(a|s) P(s'|s,a),
-and differentiates through it with autograd: O(T·nnz(P)) time and memory.
+``dp`` runs the forward occupancy and backward value recursions over the sparse transition
+matrix (:mod:`pgexp.estimators.occupancy`): O(T·nnz(P)) time, O(T·S) memory, no autograd graph
+but the one from the logits to the parameters.
 
 ``enumerate`` takes the seed formula literally: ``∇J = Σ_τ p_θ(τ) R(τ) Σ_t ∇log π(a_t|s_t)``
 over every trajectory τ of T steps (an absorbing state does not branch: its action is
 parameter-free and changes nothing). Its cost grows like (A·branching)^T, so it refuses MDPs with
-more than ``max_trajectories`` trajectories.
+more than ``max_trajectories`` trajectories. The two share no code: each checks the other.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from pgexp.config import ExactMethod
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.estimators.base import GradientEstimate, flat_grad
+from pgexp.estimators.occupancy import SparseMDP, value, value_and_logit_grad
 from pgexp.policies import Policy, TablePolicy
 
 
@@ -25,20 +27,10 @@ class TrajectoryLimitError(ValueError):
 
 
 def dp_objective(mdp: FiniteMDP, policy: TablePolicy) -> torch.Tensor:
-    """[R] J(θ) of every run by the forward recursion, differentiable in the parameters."""
-    pi = policy.probs()  # [R, S, A]
-    dtype = pi.dtype
-    R = mdp.expected_reward().to(dtype)
-    prob = mdp.entry_prob.to(dtype)
-    d = mdp.mu0.to(dtype).expand(pi.shape[0], -1)  # [R, S]
-    J = torch.zeros(pi.shape[0], dtype=dtype, device=pi.device)
-    for t in range(mdp.horizon):
-        occupancy = d.unsqueeze(-1) * pi  # [R, S, A]
-        J = J + mdp.discount**t * (occupancy * R).sum((1, 2))
-        if t + 1 < mdp.horizon:
-            flow = occupancy.flatten(1)[:, mdp.entry_sa] * prob  # [R, E]
-            d = torch.zeros_like(d).index_add(1, mdp.entry_next, flow)
-    return J
+    """[R] J(θ) of every run (not differentiable: see :class:`ExactGradient` for ∇J)."""
+    with torch.no_grad():
+        pi = policy.probs()
+        return value(SparseMDP.of(mdp, pi.dtype), pi)
 
 
 def _branches(mdp: FiniteMDP) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,6 +110,13 @@ class ExactGradient:
         max_trajectories: int = 1_000_000,
     ) -> None:
         self.mdp, self.method, self.max_trajectories = mdp, method, max_trajectories
+        self._sparse: dict[torch.dtype, SparseMDP] = {}
+
+    def sparse(self, dtype: torch.dtype) -> SparseMDP:
+        """The MDP's sparse tables in ``dtype``, built once."""
+        if dtype not in self._sparse:
+            self._sparse[dtype] = SparseMDP.of(self.mdp, dtype)
+        return self._sparse[dtype]
 
     def estimate(self, policy: Policy, keys: torch.Tensor | None = None) -> GradientEstimate:
         """Exact J and ∇J of every run (``keys`` are not used: nothing is sampled)."""
@@ -126,8 +125,10 @@ class ExactGradient:
         params = list(policy.parameters())
         match self.method:
             case ExactMethod.dp:
-                J = dp_objective(self.mdp, policy)
-                grad = flat_grad(J.sum(), params)
+                logits = policy.logits()
+                pi = torch.softmax(logits.detach(), dim=-1)
+                J, logit_grad = value_and_logit_grad(self.sparse(pi.dtype), pi)
+                grad = flat_grad((logits * logit_grad).sum(), params)
             case ExactMethod.enumerate:
                 J, surrogate = enumerate_objective(self.mdp, policy, self.max_trajectories)
                 grad = flat_grad(surrogate.sum(), params)

@@ -1,0 +1,164 @@
+"""Exact J(θ) and ∂J/∂logits on a finite MDP by the policy-gradient theorem, with no autograd.
+
+Two recursions over the transition matrix, stored sparse (CSR, O(nnz(P)) memory):
+
+- forward, the discounted state occupancy: w_0 = μ0,
+  w_{t+1}(s') = γ Σ_{s,a} w_t(s) π(a|s) P(s'|s,a)  (w_t = γ^t d_t);
+- backward, the values: V_T = 0, Q_t = R + γ P V_{t+1}, V_t(s) = Σ_a π(a|s) Q_t(s, a).
+
+Then J = Σ_s μ0(s) V_0(s), and for logits z (π(·|s) = softmax z(s, ·)), with
+X(s, a) = Σ_t w_t(s) Q_t(s, a),
+
+    ∂J/∂z(s, a) = Σ_t w_t(s) π(a|s) (Q_t(s, a) − V_t(s)) = π(a|s) (X(s, a) − Σ_b π(b|s) X(s, b)),
+
+the policy-gradient theorem of a finite horizon (V_t = Σ_b π(b|s) Q_t(s, b) makes the two
+forms equal). X is kept as two running totals, Σ_t w_t and Σ_t w_t·(P V_{t+1}), so that a step
+costs two sparse products and a few passes over [A, S]; the second form gives exact zeros where
+the softmax has saturated (π(a|s) = 0 or 1), as the derivative of the softmax does. A policy's
+own parameters then get their gradient by one vector-Jacobian product through its logits.
+Memory: the T occupancies, T·S numbers per run.
+
+Every run's numbers are bitwise those it gets alone: its sparse products are its own (one
+matrix-vector product per run and step, which costs what a product with R columns does), sums
+over actions are written out action by action, and other reductions run along one run's row.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+from pgexp.envs.finite_mdp import FiniteMDP
+
+
+@dataclass(frozen=True)
+class SparseMDP:
+    """A finite MDP's tables in one dtype on one device, for :func:`value_and_logit_grad`.
+
+    State-action pairs are numbered action-major, a·S + s, so that a table [A, S] holds each
+    action's values contiguously (sums over actions add whole rows; a weight per state
+    broadcasts along them).
+
+    Attributes:
+        P: [A·S, S] CSR, P[a·S + s, s'] = p(s'|s, a).
+        PT: [S, A·S] CSR, the transpose of P.
+        reward: [A, S] expected reward R(s, a).
+        mu0: [S] initial state distribution.
+        horizon, discount: T and γ.
+    """
+
+    P: torch.Tensor
+    PT: torch.Tensor
+    reward: torch.Tensor
+    mu0: torch.Tensor
+    horizon: int
+    discount: float
+
+    @classmethod
+    def of(cls, mdp: FiniteMDP, dtype: torch.dtype) -> SparseMDP:
+        """Build the tables (two stable sorts of the entries, once)."""
+        with warnings.catch_warnings():  # torch calls its CSR support beta: the products used here
+            warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+            return cls._of(mdp, dtype)
+
+    @classmethod
+    def _of(cls, mdp: FiniteMDP, dtype: torch.dtype) -> SparseMDP:
+        S, A = mdp.n_states, mdp.n_actions
+        prob = mdp.entry_prob.to(dtype)
+        pair = mdp.entry_action * S + mdp.entry_state  # a·S + s
+        by_pair = torch.argsort(pair, stable=True)
+        P = torch.sparse_csr_tensor(
+            _offsets(torch.bincount(pair, minlength=S * A)), _index(mdp.entry_next[by_pair]),
+            prob[by_pair], size=(A * S, S), check_invariants=False,
+        )  # fmt: skip
+        by_next = torch.argsort(mdp.entry_next, stable=True)
+        PT = torch.sparse_csr_tensor(
+            _offsets(torch.bincount(mdp.entry_next, minlength=S)), _index(pair[by_next]),
+            prob[by_next], size=(S, A * S), check_invariants=False,
+        )  # fmt: skip
+        reward = mdp.expected_reward().to(dtype).t().contiguous()
+        return cls(P, PT, reward, mdp.mu0.to(dtype), mdp.horizon, mdp.discount)
+
+
+def _offsets(counts: torch.Tensor) -> torch.Tensor:
+    """CSR row offsets [n + 1] from per-row counts [n]."""
+    return _index(torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)]))
+
+
+def _index(indices: torch.Tensor) -> torch.Tensor:
+    """int32 indices where they fit (the sparse kernels convert int64 ones at every call)."""
+    return indices.to(torch.int32) if indices.numel() < 2**31 else indices
+
+
+def _action_sum(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """[R, S] Σ_a x[:, a] for x [R, A, S], added in action order (a reduction kernel's order
+    could depend on R), into ``out`` if given."""
+    total = x[:, 0].clone() if out is None else out.copy_(x[:, 0])
+    for a in range(1, x.shape[1]):
+        total += x[:, a]
+    return total
+
+
+def _products(matrix: torch.Tensor, vectors: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``out[r] = matrix @ vectors[r]`` for every run r; returns ``out``."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+        for r in range(vectors.shape[0]):
+            torch.mv(matrix, vectors[r], out=out[r])
+    return out
+
+
+def value(mdp: SparseMDP, pi: torch.Tensor) -> torch.Tensor:
+    """[R] J of the policies ``pi`` [R, S, A] (the backward recursion only)."""
+    J, _ = _backward(mdp, pi.transpose(1, 2).contiguous(), None)
+    return J
+
+
+def value_and_logit_grad(mdp: SparseMDP, pi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """[R] J and [R, S, A] ∂J/∂logits of the softmax policies ``pi`` [R, S, A]."""
+    R, S, A = pi.shape
+    pi = pi.transpose(1, 2).contiguous()  # [R, A, S]
+    occupancy = torch.empty(mdp.horizon, R, S, dtype=pi.dtype, device=pi.device)
+    occupancy[0] = mdp.mu0
+    flow = torch.empty_like(pi)
+    for t in range(mdp.horizon - 1):
+        torch.mul(occupancy[t].unsqueeze(1), pi, out=flow)
+        _products(mdp.PT, flow.view(R, A * S), occupancy[t + 1])
+        if mdp.discount != 1:
+            occupancy[t + 1] *= mdp.discount
+    J, totals = _backward(mdp, pi, occupancy)
+    assert totals is not None
+    visits, successor_sum = totals
+    X = mdp.reward * visits.unsqueeze(1)  # Σ_t w_t Q_t
+    if mdp.horizon > 1:
+        X += mdp.discount * successor_sum
+    grad = pi * (X - _action_sum(pi * X).unsqueeze(1))
+    return J, grad.transpose(1, 2).contiguous()
+
+
+def _backward(
+    mdp: SparseMDP, pi: torch.Tensor, occupancy: torch.Tensor | None
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+    """[R] J of ``pi`` [R, A, S], and with the occupancies w [T, R, S] the totals Σ_t w_t
+    [R, S] and Σ_t w_t·(P V_{t+1}) [R, A, S]. The loop writes into buffers allocated once."""
+    R, A, S = pi.shape
+    reward_pi = _action_sum(pi * mdp.reward)  # [R, S]
+    successor = torch.empty_like(pi)  # P V_{t+1}
+    product = torch.empty_like(pi)
+    V, V_next = reward_pi.clone(), torch.empty_like(reward_pi)  # V_{T-1}
+    totals = None
+    if occupancy is not None:
+        totals = (occupancy[-1].clone(), torch.zeros_like(pi))
+    for t in reversed(range(mdp.horizon - 1)):
+        _products(mdp.P, V, successor.view(R, A * S))
+        _action_sum(torch.mul(pi, successor, out=product), out=V_next)
+        if mdp.discount != 1:
+            V_next *= mdp.discount
+        V, V_next = V_next.add_(reward_pi), V
+        if totals is not None and occupancy is not None:
+            w = occupancy[t]
+            totals[0].add_(w)
+            totals[1].add_(torch.mul(w.unsqueeze(1), successor, out=product))
+    return (mdp.mu0 * V).sum(-1), totals
