@@ -38,9 +38,11 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix pgexp hydra_plugins tests benchmarks
 	$(BIN)/ruff format pgexp hydra_plugins tests benchmarks
 
-bench: install  ## gradient timings, exact gradients at scale, env throughput, batched sweeps, launcher overhead (writes benchmarks/results/)
+bench: install  ## gradients (exact at scale, memory, training vs gymnasium), env throughput, sweeps, launchers (writes benchmarks/results/)
 	$(PY) -m benchmarks.gradient_timing
 	$(PY) -m benchmarks.exact_at_scale
+	$(PY) -m benchmarks.minibatch_memory
+	$(PY) -m benchmarks.training_throughput
 	$(PY) -m benchmarks.env_throughput
 	$(PY) -m benchmarks.batched_sweeps
 	$(PY) -m benchmarks.launcher_overhead

@@ -244,6 +244,10 @@ class MinibatchEstimatorConfig(EstimatorConfig):
     """Trajectories sampled per gradient estimate."""
     returns: Returns = Returns.total
     baseline: Baseline = Baseline.none
+    chunk: int | None = None
+    """Trajectories sampled at once (null: all N): memory holds chunk·T steps instead of N·T,
+    and the estimate is the same (the same random numbers; with a baseline, each chunk is
+    sampled twice: once for the baseline, once for the gradient)."""
 
 
 # ----------------------------------------------------------------------------- hardware

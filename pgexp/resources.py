@@ -49,7 +49,11 @@ def needed_bytes(cfg: Config, env: FiniteMDP | ObservationEnv, runs: int) -> tup
     sizes = {"train.reference_N": cfg.train.reference_N,
              "train.eval_episodes": min(cfg.train.eval_episodes or 0, EVAL_CHUNK)}  # fmt: skip
     if isinstance(cfg.estimator, MinibatchEstimatorConfig):
-        sizes["estimator.N"] = cfg.estimator.N
+        est = cfg.estimator
+        if est.chunk is not None and est.chunk < est.N:
+            sizes["estimator.chunk"] = est.chunk
+        else:
+            sizes["estimator.N"] = est.N
     key = max(sizes, key=lambda k: sizes[k])
     obs = 8 if isinstance(env, FiniteMDP) else env.obs_dim * value
     act = 8 if isinstance(env, FiniteMDP) or env.n_actions is not None else env.action_dim * value
@@ -68,5 +72,12 @@ def check_fits(
         raise ConfigError(
             keys,
             f"needs about {need / 2**30:.3g} GiB{batch if runs > 1 else ''}, more than the "
-            f"{free / 2**30:.3g} GiB available on {device}: lower it",
+            f"{free / 2**30:.3g} GiB available on {device}: lower it{chunk_hint(keys)}",
         )
+
+
+def chunk_hint(keys: str) -> str:
+    """How to keep N and lower the memory when N is what does not fit."""
+    if keys.startswith("estimator.N="):
+        return ", or sample it in chunks (estimator.chunk=K: the same estimate, K·T steps at once)"
+    return ""

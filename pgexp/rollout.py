@@ -81,13 +81,23 @@ class StepDraws:
         keys: [R, 2] the runs' keys for this batch of trajectories.
         first: index of the first trajectory (trajectories ``first .. first + n - 1``).
         reset: draws of the initial state; per_step: draws of each step.
+        max_block: most steps generated at once (where every step is taken, the whole horizon
+            can be: fewer, larger calls).
     """
 
-    def __init__(self, keys: torch.Tensor, first: int, n: int, reset: int, per_step: int) -> None:
+    def __init__(
+        self,
+        keys: torch.Tensor,
+        first: int,
+        n: int,
+        reset: int,
+        per_step: int,
+        max_block: int = MAX_BLOCK_STEPS,
+    ) -> None:
         self.keys, self.trajectories = keys, (first, n)
         self.reset_draws, self.per_step = reset, per_step
         per_block_step = max(1, keys.shape[0] * n * per_step)
-        self.block = max(1, min(MAX_BLOCK_STEPS, BLOCK_DRAWS // per_block_step))
+        self.block = max(1, min(max_block, BLOCK_DRAWS // per_block_step))
         self._start, self._u = 0, torch.empty((0, 0, 0, 0))
 
     def reset(self) -> torch.Tensor:
@@ -121,20 +131,25 @@ class Sampler:
             raise TypeError(f"a finite MDP needs a table policy, got {type(policy).__name__}")
         mdp = self.mdp
         dtype = next(policy.parameters()).dtype
-        draws = StepDraws(keys, first, n, reset=1, per_step=2)  # an action, then s'
-        action_cdf = policy.action_cdf()
         R, T = keys.shape[0], mdp.horizon
-        states = torch.empty((R, n, T), dtype=torch.int64, device=mdp.device)
+        draws = StepDraws(keys, first, n, reset=1, per_step=2, max_block=T)  # an action, then s'
+        action_cdf = policy.action_cdf()
+        # time-major while sampling (each step writes contiguous rows), [R, N, T] at the end
+        states = torch.empty((T, R, n), dtype=torch.int64, device=mdp.device)
         actions = torch.empty_like(states)
-        rewards = torch.empty((R, n, T), dtype=torch.float64, device=mdp.device)
+        rewards = torch.empty((T, R, n), dtype=torch.float64, device=mdp.device)
         s = mdp.sample_initial(self.initial_cdf, draws.reset()[0])
         for t in range(T):
             u = draws.step(t)
             a = sample_from_cdf(action_cdf, s, u[0])
-            states[..., t], actions[..., t] = s, a
-            s, rewards[..., t] = mdp.sample_step(self.table, s, a, u[1])
+            states[t], actions[t] = s, a
+            s, rewards[t] = mdp.sample_step(self.table, s, a, u[1])
         absorbing = -1 if mdp.absorbing is None else mdp.absorbing
-        return Trajectories(states, actions, rewards.to(dtype), states != absorbing)
+        states, actions = states.permute(1, 2, 0), actions.permute(1, 2, 0)
+        rewards = rewards.permute(1, 2, 0).to(dtype)
+        return Trajectories(
+            states.contiguous(), actions.contiguous(), rewards.contiguous(), states != absorbing
+        )
 
 
 class BatchedEnvSampler:

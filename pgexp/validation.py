@@ -86,6 +86,8 @@ def validate_estimator(cfg: Config) -> None:
     est = cfg.estimator
     if isinstance(est, MinibatchEstimatorConfig):
         _int_at_least("estimator.N", est.N, 1)
+        if est.chunk is not None:
+            _int_at_least("estimator.chunk", est.chunk, 1)
         if est.baseline is Baseline.leave_one_out:
             _int_at_least("estimator.N (with estimator.baseline=leave_one_out)", est.N, 2)
     elif isinstance(est, ExactEstimatorConfig):

@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 import torch
 
-from pgexp.config import Baseline, Returns
-from pgexp.envs import make_toy_text
+from pgexp.config import Activation, Baseline, NetInit, Returns
+from pgexp.envs import make_batched_env, make_toy_text
 from pgexp.estimators import ExactGradient, MinibatchGradient, dp_objective
-from pgexp.rollout import Sampler
+from pgexp.policies import CategoricalMLP
+from pgexp.policies.softmax import sample_from_cdf
+from pgexp.rollout import BatchedEnvSampler, Sampler
 from tests.helpers import random_policy, sample_keys, small_mdps
 
 MDP = small_mdps()["chain_T6_discounted"]
@@ -76,3 +78,49 @@ def test_sampled_returns_estimate_J_and_count_real_steps() -> None:
     assert batch.env_steps().item() == int((batch.states != mdp.absorbing).sum())
     assert batch.env_steps().item() < 20_000 * 100  # episodes end early in holes and at the goal
     assert batch.rewards[~batch.alive].abs().sum() == 0
+
+
+def test_actions_drawn_by_search_are_those_of_counting_the_cdf_entries_below_u() -> None:
+    """The first a with cdf[a] > u (the last action when none is), the plain definition, on
+    tables with zero-probability actions (repeated cdf values) and draws on the boundaries."""
+    gen = torch.Generator().manual_seed(0)
+    probs = torch.rand(3, 7, 5, generator=gen, dtype=torch.float64)
+    probs[probs < 0.3] = 0  # ties in the cdf
+    probs[:, 0] = torch.tensor([0.0, 0.5, 0.0, 0.5, 0.0], dtype=torch.float64)
+    cdf = torch.cumsum(probs / probs.sum(-1, keepdim=True).clamp_min(1e-300), -1)
+    cdf[..., -1] = 1.0
+    states = torch.randint(7, (3, 400), generator=gen)
+    u = torch.rand(3, 400, generator=gen, dtype=torch.float64)
+    u[:, :50] = cdf[torch.arange(3).unsqueeze(1), states[:, :50], 1]  # exactly on a boundary
+    rows = cdf[torch.arange(3).unsqueeze(1), states]  # [3, 400, 5]
+    plain = (rows[..., :-1] <= u.unsqueeze(-1)).sum(-1)
+    assert torch.equal(sample_from_cdf(cdf, states, u), plain)
+
+
+@pytest.mark.parametrize("returns", list(Returns))
+@pytest.mark.parametrize("baseline", list(Baseline))
+@pytest.mark.parametrize("env", ["frozenlake", "cartpole"])
+def test_a_chunked_estimate_is_the_whole_batchs(
+    env: str, returns: Returns, baseline: Baseline
+) -> None:
+    """N = 23 in chunks of 7 (the last one of 2): the same trajectories (their draws follow
+    their index), so the same gradient, mean return and env steps; on CartPole each chunk
+    stops at its own longest episode, so the baseline's means are padded across chunks."""
+    if env == "frozenlake":
+        mdp = make_toy_text("FrozenLake-v1", {"map_name": "4x4"}, 100)
+        sampler: Any = Sampler(mdp)
+        policy: Any = random_policy(mdp, seed=3)
+    else:
+        sampler = BatchedEnvSampler(make_batched_env("cartpole", horizon=120))
+        gens = [torch.Generator().manual_seed(0)]
+        policy = CategoricalMLP(4, 2, [8], Activation.tanh, NetInit.orthogonal, gens).double()
+    whole = MinibatchGradient(sampler, 23, returns, baseline).estimate(policy, sample_keys(5))
+    chunked = MinibatchGradient(sampler, 23, returns, baseline, chunk=7)
+    parts = chunked.estimate(policy, sample_keys(5))
+    assert parts.env_steps is not None and whole.env_steps is not None
+    assert torch.equal(parts.env_steps, whole.env_steps) and parts.trajectories == 23
+    assert parts.return_mean is not None and whole.return_mean is not None
+    torch.testing.assert_close(parts.return_mean, whole.return_mean, rtol=1e-13, atol=0)
+    scale = float(whole.grad.abs().max())
+    assert scale > 0
+    torch.testing.assert_close(parts.grad, whole.grad, rtol=0, atol=1e-12 * scale)

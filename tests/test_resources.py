@@ -44,3 +44,15 @@ def test_the_exact_recursion_is_sized_by_its_horizon() -> None:
     cfg = compose(quiet(["estimator=exact", "env.horizon=1000000000"]))
     with pytest.raises(ConfigError, match=r"^env\.horizon=1000000000 \(steps of the exact"):
         check_fits(cfg, make_env(cfg.env), 1, CPU)
+
+
+def test_a_chunked_estimate_is_sized_by_its_chunk_and_n_that_does_not_fit_points_at_it() -> None:
+    huge = ["estimator=minibatch", "estimator.N=1000000000000"]
+    cfg = compose(quiet(huge))
+    with pytest.raises(ConfigError, match=r"or sample it in chunks \(estimator\.chunk=K"):
+        check_fits(cfg, make_env(cfg.env), 1, CPU)
+    chunked = compose(quiet([*huge, "estimator.chunk=1000"]))
+    check_fits(chunked, make_env(chunked.env), 1, CPU)
+    assert needed_bytes(chunked, make_env(chunked.env), 1)[1] == (
+        "estimator.chunk=1000 with env.horizon=100"
+    )

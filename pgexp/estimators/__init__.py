@@ -60,5 +60,5 @@ def make_estimator(
         return ExactGradient(mdp, cfg.method, cfg.max_trajectories)
     if isinstance(cfg, MinibatchEstimatorConfig):
         sampler = make_sampler(env)
-        return MinibatchGradient(sampler, cfg.N, cfg.returns, cfg.baseline)
+        return MinibatchGradient(sampler, cfg.N, cfg.returns, cfg.baseline, cfg.chunk)
     raise ConfigError("estimator", f"has an unknown schema {type(cfg).__name__}")

@@ -54,8 +54,9 @@ def sample_from_cdf(cdf: torch.Tensor, states: torch.Tensor, u: torch.Tensor) ->
     ``cdf`` [R, S, A], states [R, N] and uniforms [R, N]."""
     R, S, A = cdf.shape
     rows = states + S * torch.arange(R, device=states.device).unsqueeze(1)
-    per_state = cdf.reshape(R * S, A).index_select(0, rows.flatten()).view(*states.shape, A)
-    return (per_state[..., :-1] <= u.unsqueeze(-1)).sum(-1)
+    per_state = cdf[..., :-1].reshape(R * S, A - 1).index_select(0, rows.flatten())
+    # how many of cdf[a], a < A - 1, are <= u: the first a with cdf[a] > u, or A - 1
+    return torch.searchsorted(per_state, u.reshape(-1, 1), right=True).view_as(states)
 
 
 def _init(
