@@ -19,7 +19,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
 from pgexp.config import SCHEMAS, Config
 from pgexp.errors import ConfigError
@@ -83,11 +83,20 @@ def report_config_error(err: ConfigError, multirun: bool) -> NoReturn:
     raise SystemExit(1)
 
 
+def typed_config(dcfg: DictConfig) -> Config:
+    """The typed config; :class:`ConfigError` naming a required key left unset (``???``)."""
+    try:
+        return cast(Config, OmegaConf.to_object(dcfg))
+    except MissingMandatoryValue as err:
+        key = err.full_key or "a key"
+        raise ConfigError(key, f"must be given (e.g. {key}=...)") from None
+
+
 def job_from_hydra(dcfg: DictConfig) -> Job:
     """The job Hydra has set up (its output directory, name, sweep group and overrides), with
     its config validated; :class:`ConfigError` for a value pgexp cannot run with."""
     hc = HydraConfig.get()
-    cfg = cast(Config, OmegaConf.to_object(dcfg))
+    cfg = typed_config(dcfg)
     resolved = cast(dict[str, Any], OmegaConf.to_container(dcfg, resolve=True, enum_to_str=True))
     sweep = Path(hc.sweep.dir)
     check_known_keys(dcfg, cfg)  # `+train.foo=1` adds a key that to_object would drop

@@ -144,6 +144,15 @@ class GarnetEnvConfig(EnvConfig):
 
 
 @dataclass
+class FileEnvConfig(EnvConfig):
+    """A finite MDP of one's own, from a YAML, JSON or ``.npz`` file (fields ``P``, ``R``,
+    ``mu0``, optional ``terminal``, ``features``, ``state_names``, ``action_names``)."""
+
+    path: str = MISSING
+    """The file, absolute or relative to the directory pgexp runs in."""
+
+
+@dataclass
 class TorchEnvConfig(EnvConfig):
     """A torch-native batched env (``cartpole``, ``acrobot``, ``pendulum``): no transition table,
     so only ``estimator=minibatch`` applies."""
@@ -195,7 +204,8 @@ class LinearSoftmaxConfig(TablePolicyConfig):
     name: str = "linear_softmax"
     features: str = "one_hot"
     """``one_hot`` (φ(s,a) = e_{s,a}, same as tabular), ``random`` (N(0,1) entries of size
-    ``dim``), or a path to a ``.npy`` array of shape [S, A, d]."""
+    ``dim``), ``env`` (the features of an ``env=file`` MDP), or a path to a ``.npy`` array of
+    shape [S, A, d]."""
     dim: int = 8
     """d for ``features=random`` (unused otherwise)."""
     feature_seed: int = 0
@@ -339,6 +349,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "bandit": BanditEnvConfig,
         "chain": ChainEnvConfig,
         "garnet": GarnetEnvConfig,
+        "file": FileEnvConfig,
         "torch": TorchEnvConfig,
         "gym": GymEnvConfig,
     },

@@ -29,7 +29,7 @@ def pgexp(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_help_works_from_any_directory(tmp_path: Path) -> None:
     out = pgexp(tmp_path, "--help")
     assert out.returncode == 0, out.stderr
-    assert "env: acrobot, bandit, cartpole, chain, cliffwalking, frozenlake4x4" in out.stdout
+    assert "env: acrobot, bandit, cartpole, chain, cliffwalking, file, frozenlake4x4" in out.stdout
     assert "estimator: exact, minibatch" in out.stdout
     assert "policy: gaussian, linear_softmax, mlp, tabular_softmax" in out.stdout
 

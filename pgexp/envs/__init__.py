@@ -1,4 +1,5 @@
-"""Environments: finite MDPs as sparse tensors, from gymnasium or generated."""
+"""Environments: finite MDPs as sparse tensors (from gymnasium, generated, or one's own file or
+arrays), torch-native batched envs, and gymnasium vector envs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pgexp.config import (
     BanditEnvConfig,
     ChainEnvConfig,
     EnvConfig,
+    FileEnvConfig,
     GarnetEnvConfig,
     GymEnvConfig,
     TorchEnvConfig,
@@ -15,6 +17,7 @@ from pgexp.envs.batched import TORCH_ENVS, BatchedEnv, make_batched_env
 from pgexp.envs.finite_mdp import FiniteMDP, from_entries
 from pgexp.envs.generated import make_bandit, make_chain, make_garnet
 from pgexp.envs.gym_vector import GymVectorEnv
+from pgexp.envs.tabular import MDPFileError, TabularMDP, load_mdp_file
 from pgexp.envs.toy_text import from_gymnasium, make_toy_text
 from pgexp.errors import ConfigError
 
@@ -22,10 +25,14 @@ __all__ = [
     "BatchedEnv",
     "FiniteMDP",
     "GymVectorEnv",
+    "MDPFileError",
     "ObservationEnv",
+    "TabularMDP",
     "from_entries",
     "from_gymnasium",
+    "load_mdp_file",
     "make_bandit",
+    "make_batched_env",
     "make_chain",
     "make_env",
     "make_garnet",
@@ -55,6 +62,13 @@ def make_env(cfg: EnvConfig) -> FiniteMDP | ObservationEnv:
         return make_chain(cfg.n_states, cfg.slip, cfg.small_reward, cfg.large_reward, T, gamma)
     if isinstance(cfg, GarnetEnvConfig):
         return make_garnet(cfg.n_states, cfg.n_actions, cfg.branching, cfg.seed, T, gamma)
+    if isinstance(cfg, FileEnvConfig):
+        try:
+            return load_mdp_file(cfg.path, T, gamma)
+        except MDPFileError as err:
+            raise ConfigError("env.path", f"{cfg.path}: {err}") from None
+        except OSError as err:
+            raise ConfigError("env.path", f"cannot be read ({err.strerror}: {cfg.path})") from None
     if isinstance(cfg, TorchEnvConfig):
         if cfg.name not in TORCH_ENVS:
             raise ConfigError(

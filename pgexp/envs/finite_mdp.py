@@ -33,6 +33,8 @@ class FiniteMDP:
         horizon: T, number of steps of every trajectory.
         discount: γ in J = E[Σ_{t<T} γ^t r_t].
         absorbing: index of the absorbing state, or None.
+        features: [S, A, d] float64 state-action features that came with the MDP (a file's),
+            zero for the absorbing state, or None.
     """
 
     n_states: int
@@ -45,6 +47,7 @@ class FiniteMDP:
     horizon: int
     discount: float = 1.0
     absorbing: int | None = None
+    features: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         self._validate()

@@ -55,12 +55,20 @@ def make_policy(
         elif cfg.features == "random":
             gen = torch.Generator().manual_seed(cfg.feature_seed)
             phi = random_features(S, A, S_pol, cfg.dim, gen)
+        elif cfg.features == "env":
+            if mdp.features is None:
+                raise ConfigError(
+                    "policy.features=env",
+                    "needs an MDP with features: env=file with a features field",
+                )
+            phi = mdp.features
         else:
             try:
                 phi = load_features(cfg.features, S, A, S_pol)
             except (OSError, ValueError) as err:
                 raise ConfigError(
-                    "policy.features", f"must be one_hot, random or a readable .npy file: {err}"
+                    "policy.features",
+                    f"must be one_hot, random, env or a readable .npy file: {err}",
                 ) from None
         return LinearSoftmax(phi, cfg.init, cfg.init_scale, generators)
     raise ConfigError("policy", f"has an unknown schema {type(cfg).__name__}")

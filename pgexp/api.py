@@ -1,0 +1,114 @@
+"""pgexp from Python (a notebook): one run, composed and run as the command line runs it.
+
+    import pgexp
+    result = pgexp.train(["estimator=minibatch", "estimator.N=100", "train.iters=30"])
+    result.metrics[-1]["J"], result.summary["J_final"]
+
+``env=`` takes a :class:`pgexp.TabularMDP` built from arrays: it is written to the run directory
+as ``mdp.npz`` and run as ``env=file env.path=<that file>``, so a notebook run and a command-line
+run of the same arrays are the same run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from pgexp.envs.tabular import FIELDS, TabularMDP
+from pgexp.errors import ConfigError
+
+
+@dataclass
+class Result:
+    """What a run left in its directory."""
+
+    run_dir: Path
+    metrics: list[dict[str, Any]]
+    """One dict per iteration: the lines of ``metrics.jsonl``."""
+    summary: dict[str, Any]
+    """``summary.json``."""
+
+
+def train(
+    overrides: Sequence[str] = (),
+    env: TabularMDP | None = None,
+    run_dir: str | Path | None = None,
+) -> Result:
+    """Run ``pgexp OVERRIDES`` in this process and return its metrics and summary.
+
+    Args:
+        overrides: command-line overrides, e.g. ``["estimator=minibatch", "train.lr=3"]``.
+        env: a finite MDP of one's own; its ``horizon`` and ``discount`` become ``env.horizon``
+            and ``env.discount``.
+        run_dir: where the run's files go (default: Hydra's ``outputs/<date>/<time>``).
+    Raises:
+        pgexp.errors.ConfigError: for a value pgexp cannot run with (before any file is
+            written, except ``mdp.npz`` for ``env=``).
+    """
+    from pgexp.app import check_known_keys, run_name, typed_config
+    from pgexp.run import run
+    from pgexp.validation import validate
+
+    overrides = list(overrides)
+    dcfg, hydra_node = _compose(overrides)
+    directory = Path(run_dir) if run_dir is not None else Path(str(hydra_node.run.dir))
+    if env is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "mdp.npz"
+        np.savez(path, **_arrays(env))  # type: ignore[arg-type]
+        overrides += ["env=file", f"env.path={path.resolve()}", f"env.horizon={env.horizon}",
+                      f"env.discount={env.discount}"]  # fmt: skip
+        dcfg, hydra_node = _compose(overrides)
+    cfg = typed_config(dcfg)
+    check_known_keys(dcfg, cfg)
+    validate(cfg)
+    resolved = cast(dict[str, Any], OmegaConf.to_container(dcfg, resolve=True, enum_to_str=True))
+    _write_hydra_files(directory, dcfg, overrides)
+    name = run_name(cfg, ",".join(overrides))
+    run(cfg, directory, name=name, overrides=overrides, resolved=resolved)
+    lines = (directory / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    summary = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
+    return Result(directory, [json.loads(line) for line in lines if line.strip()], summary)
+
+
+def _compose(overrides: list[str]) -> tuple[DictConfig, DictConfig]:
+    """pgexp's config for ``overrides`` and Hydra's own node, as ``pgexp`` composes them."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+
+    from pgexp.app import CONF_DIR, register_configs
+
+    register_configs()
+    try:
+        if GlobalHydra.instance().is_initialized():
+            dcfg = compose("config", overrides=overrides, return_hydra_config=True)
+        else:
+            with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+                dcfg = compose("config", overrides=overrides, return_hydra_config=True)
+    except HydraException as err:
+        raise ConfigError("overrides", str(err).splitlines()[0]) from None
+    with open_dict(dcfg):
+        hydra_node = dcfg.pop("hydra")
+    return dcfg, hydra_node
+
+
+def _arrays(env: TabularMDP) -> dict[str, np.ndarray]:
+    """The MDP's fields that are set, as arrays (checked first, so a bad one fails here)."""
+    env.to_finite_mdp()
+    values = {name: getattr(env, name) for name in FIELDS}
+    return {name: np.asarray(value) for name, value in values.items() if value is not None}
+
+
+def _write_hydra_files(directory: Path, dcfg: DictConfig, overrides: list[str]) -> None:
+    """``.hydra/config.yaml`` and ``overrides.yaml``, as a command-line run has them."""
+    hydra_dir = directory / ".hydra"
+    hydra_dir.mkdir(parents=True, exist_ok=True)
+    (hydra_dir / "config.yaml").write_text(OmegaConf.to_yaml(dcfg), encoding="utf-8")
+    (hydra_dir / "overrides.yaml").write_text(OmegaConf.to_yaml(overrides), encoding="utf-8")
