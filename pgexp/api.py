@@ -56,15 +56,16 @@ def train(
     from pgexp.validation import validate
 
     overrides = list(overrides)
-    dcfg, hydra_node = _compose(overrides)
-    directory = Path(run_dir) if run_dir is not None else Path(str(hydra_node.run.dir))
-    if env is not None:
+    directory = Path(run_dir) if run_dir is not None else None
+    if env is not None:  # the arrays go into the run directory, which must be known first
+        directory = directory or Path(str(_compose(overrides)[1].run.dir))
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "mdp.npz"
         np.savez(path, **_arrays(env))  # type: ignore[arg-type]
         overrides += ["env=file", f"env.path={path.resolve()}", f"env.horizon={env.horizon}",
                       f"env.discount={env.discount}"]  # fmt: skip
-        dcfg, hydra_node = _compose(overrides)
+    dcfg, hydra_node = _compose(overrides)
+    directory = directory or Path(str(hydra_node.run.dir))
     cfg = typed_config(dcfg)
     check_known_keys(dcfg, cfg)
     validate(cfg)

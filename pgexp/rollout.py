@@ -145,11 +145,10 @@ class Sampler:
             states[t], actions[t] = s, a
             s, rewards[t] = mdp.sample_step(self.table, s, a, u[1])
         absorbing = -1 if mdp.absorbing is None else mdp.absorbing
-        states, actions = states.permute(1, 2, 0), actions.permute(1, 2, 0)
-        rewards = rewards.permute(1, 2, 0).to(dtype)
-        return Trajectories(
-            states.contiguous(), actions.contiguous(), rewards.contiguous(), states != absorbing
+        states, actions, rewards = (
+            x.permute(1, 2, 0).contiguous() for x in (states, actions, rewards)
         )
+        return Trajectories(states, actions, rewards.to(dtype), states != absorbing)
 
 
 class BatchedEnvSampler:

@@ -25,7 +25,12 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from hydra_plugins.pgexp_batched_launcher.on_submitit import Outcome, SubmititConf, submit
+from hydra_plugins.pgexp_batched_launcher.on_submitit import (
+    Outcome,
+    SubmititConf,
+    TrainBatch,
+    submit,
+)
 from hydra_plugins.pgexp_batched_launcher.sweep_configs import SweepConfigCache
 from pgexp.app import (
     UserError,
@@ -88,8 +93,6 @@ def groups(jobs: Sequence[Prepared], max_batch: int | None) -> list[list[Prepare
 
 def train_here(batch: list[Prepared]) -> Outcome | Exception:
     """Train one batch in this process."""
-    from hydra_plugins.pgexp_batched_launcher.on_submitit import TrainBatch
-
     try:
         return TrainBatch()([p.job for p in batch if p.job is not None])
     except Exception as err:

@@ -54,6 +54,8 @@ class TabularMDP:
 
     def to_finite_mdp(self) -> FiniteMDP:
         """Check every field, then build the :class:`FiniteMDP`; raises :class:`MDPFileError`."""
+        if not (math.isfinite(self.discount) and 0 < self.discount <= 1):
+            raise MDPFileError(f"discount must be in (0, 1] (got {self.discount})")
         if self.extra:
             name = sorted(self.extra)[0]
             raise MDPFileError(f"unknown field {name!r} (the fields are {', '.join(FIELDS)})")
@@ -208,8 +210,6 @@ def _build(
     if features is not None:
         phi = torch.zeros((n_states, A, features.shape[2]), dtype=torch.float64)
         phi[:S] = torch.from_numpy(features)
-    if not (math.isfinite(discount) and 0 < discount <= 1):
-        raise MDPFileError(f"discount must be in (0, 1] (got {discount})")
     return FiniteMDP(
         n_states=n_states,
         n_actions=A,

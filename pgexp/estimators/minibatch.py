@@ -127,18 +127,15 @@ class MinibatchGradient:
             sums = [raw_weights(chunk(f), discount, self.returns).sum(1) for f in firsts]
             T = max(s.shape[-1] for s in sums)
             center = torch.stack([padded(s, self.returns, T) for s in sums]).sum(0) / self.n
-        grad: torch.Tensor | None = None
-        total_return: torch.Tensor | None = None
-        steps: torch.Tensor | None = None
+        parts = []  # per chunk: its share of the gradient, its summed returns, its env steps
         for first in firsts:
             batch = chunk(first)
             w = weights(batch, discount, self.returns, self.baseline, center, self.n)
-            g = score_gradient(policy, batch, w, self.n).detach()
-            r, e = batch.returns(discount).sum(1), batch.env_steps()
-            grad = g if grad is None else grad + g
-            total_return = r if total_return is None else total_return + r
-            steps = e if steps is None else steps + e
-        assert grad is not None and total_return is not None
+            parts.append((score_gradient(policy, batch, w, self.n).detach(),
+                          batch.returns(discount).sum(1), batch.env_steps()))  # fmt: skip
+        grad, total_return, steps = (
+            torch.stack(column).sum(0) for column in zip(*parts, strict=True)
+        )
         return GradientEstimate(
             grad=grad, return_mean=total_return / self.n, env_steps=steps, trajectories=self.n
         )

@@ -103,10 +103,8 @@ def _action_sum(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tenso
 
 def _products(matrix: torch.Tensor, vectors: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """``out[r] = matrix @ vectors[r]`` for every run r; returns ``out``."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
-        for r in range(vectors.shape[0]):
-            torch.mv(matrix, vectors[r], out=out[r])
+    for r in range(vectors.shape[0]):
+        torch.mv(matrix, vectors[r], out=out[r])
     return out
 
 
