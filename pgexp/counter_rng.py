@@ -78,11 +78,18 @@ def threefry2x32(
 
 def fold_in(keys: torch.Tensor, data: int) -> torch.Tensor:
     """[R, 2] int64 keys, each mixed with ``data`` (an integer in [0, 2³²)): new [R, 2] keys."""
+    return fold_in_each(keys, range(data, data + 1))[0]
+
+
+def fold_in_each(keys: torch.Tensor, data: range) -> torch.Tensor:
+    """[K, R, 2] int64: keys [R, 2] mixed with each of the K integers of ``data`` (in [0, 2³²)),
+    in one Threefry call."""
+    dev = keys.device
     k = _int32(keys)
-    d = torch.tensor(data & MASK32, dtype=torch.int64, device=keys.device)
-    zero = torch.zeros((), dtype=torch.int32, device=keys.device)
-    x0, x1 = threefry2x32((k[:, 0], k[:, 1]), (_int32(d), zero))
-    return torch.stack((_uint(x0), _uint(x1)), dim=1)
+    d = _int32(torch.arange(data.start, data.stop, dtype=torch.int64, device=dev)).view(-1, 1)
+    zero = torch.zeros((), dtype=torch.int32, device=dev)
+    x0, x1 = threefry2x32((k[:, 0], k[:, 1]), (d, zero))
+    return torch.stack((_uint(x0), _uint(x1)), dim=-1)
 
 
 def seed_keys(seeds: list[int], device: torch.device | str = "cpu") -> torch.Tensor:
@@ -97,6 +104,26 @@ def seed_keys(seeds: list[int], device: torch.device | str = "cpu") -> torch.Ten
 def stream_keys(run_keys: torch.Tensor, stream: Stream, iteration: int = 0) -> torch.Tensor:
     """[R, 2] keys of ``stream`` at ``iteration`` for run keys [R, 2]."""
     return fold_in(fold_in(run_keys, int(stream)), iteration)
+
+
+class IterationKeys:
+    """:func:`stream_keys` of one stream at successive iterations, derived ``block`` iterations
+    per Threefry call (on a few keys a call costs its ~140 small operations whatever its size:
+    about a millisecond per iteration otherwise). A new tensor of run keys starts afresh."""
+
+    def __init__(self, stream: Stream, block: int = 1024) -> None:
+        self.stream, self.block = stream, block
+        self._run_keys: torch.Tensor | None = None
+        self._first, self._keys = 0, torch.empty((0, 0, 2), dtype=torch.int64)
+
+    def __call__(self, run_keys: torch.Tensor, iteration: int) -> torch.Tensor:
+        """[R, 2] ``stream_keys(run_keys, stream, iteration)``."""
+        offset = iteration - self._first
+        if run_keys is not self._run_keys or not 0 <= offset < self._keys.shape[0]:
+            stream = fold_in(run_keys, int(self.stream))
+            self._keys = fold_in_each(stream, range(iteration, iteration + self.block))
+            self._run_keys, self._first, offset = run_keys, iteration, 0
+        return self._keys[offset]
 
 
 def uniforms(

@@ -3,7 +3,8 @@
 Every random number comes from :mod:`pgexp.counter_rng`: trajectory i of run r draws its d-th
 uniform from the key of run r and the counter (i, d), whatever else is sampled with it. Draw
 indices are laid out per trajectory: first the ``reset`` draws of the initial state, then, for
-each step, the policy's draws followed by the env's.
+each step, the policy's draws followed by the env's (one draw per step on a finite MDP, which
+chooses the action and the next state together).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pgexp.envs.batched import BatchedEnv
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.envs.gym_vector import GymVectorEnv
 from pgexp.policies import Policy, TablePolicy
-from pgexp.policies.softmax import sample_from_cdf
 
 BLOCK_DRAWS = 2**20
 """About how many uniforms :class:`StepDraws` generates at once."""
@@ -116,13 +116,19 @@ class StepDraws:
 
 
 class Sampler:
-    """Samples trajectories of a finite MDP with a table policy, reusing the sampling table."""
+    """Samples trajectories of a finite MDP with a table policy.
+
+    Each step draws the action and the next state together with one uniform, from the joint
+    distribution π(a|s)·p(s'|s, a) over the state's transition entries (see
+    :meth:`FiniteMDP.step_table`): per step, one search and one gather for the whole batch.
+    """
 
     def __init__(self, mdp: FiniteMDP) -> None:
         self.mdp = mdp
         self.discount = mdp.discount
-        self.table = mdp.sampling_table()
         self.initial_cdf = mdp.initial_cdf()
+        self.entry_action = mdp.entry_action
+        self.twice_next = 2.0 * mdp.entry_next.to(torch.float64)  # the 2s' that a search adds u to
 
     @torch.no_grad()
     def sample(self, policy: Policy, keys: torch.Tensor, n: int, first: int = 0) -> Trajectories:
@@ -132,23 +138,25 @@ class Sampler:
         mdp = self.mdp
         dtype = next(policy.parameters()).dtype
         R, T = keys.shape[0], mdp.horizon
-        draws = StepDraws(keys, first, n, reset=1, per_step=2, max_block=T)  # an action, then s'
-        action_cdf = policy.action_cdf()
-        # time-major while sampling (each step writes contiguous rows), [R, N, T] at the end
-        states = torch.empty((T, R, n), dtype=torch.int64, device=mdp.device)
-        actions = torch.empty_like(states)
-        rewards = torch.empty((T, R, n), dtype=torch.float64, device=mdp.device)
-        s = mdp.sample_initial(self.initial_cdf, draws.reset()[0])
+        draws = StepDraws(keys, first, n, reset=1, per_step=1, max_block=T)
+        table = mdp.step_table(policy.probs())
+        s0 = mdp.sample_initial(self.initial_cdf, draws.reset()[0])  # [R, n]
+        entries = torch.empty((T, R, n), dtype=torch.int64, device=mdp.device)  # time-major
+        twice_s = 2.0 * s0.to(torch.float64)
+        key = torch.empty_like(twice_s)
         for t in range(T):
-            u = draws.step(t)
-            a = sample_from_cdf(action_cdf, s, u[0])
-            states[t], actions[t] = s, a
-            s, rewards[t] = mdp.sample_step(self.table, s, a, u[1])
+            torch.add(draws.step(t)[0], twice_s, out=key)  # 2s + u: a search within state s
+            torch.searchsorted(table, key, right=True, out=entries[t])
+            torch.index_select(self.twice_next, 0, entries[t].view(-1), out=twice_s.view(-1))
+        entries = entries.permute(1, 2, 0).contiguous()  # [R, n, T]
+        flat = entries.view(-1)
+        states = torch.empty_like(entries)
+        states[..., 0] = s0
+        states[..., 1:] = mdp.entry_next.index_select(0, flat).view_as(entries)[..., :-1]
+        actions = self.entry_action.index_select(0, flat).view_as(entries)
+        rewards = mdp.entry_reward.index_select(0, flat).view_as(entries).to(dtype)
         absorbing = -1 if mdp.absorbing is None else mdp.absorbing
-        states, actions, rewards = (
-            x.permute(1, 2, 0).contiguous() for x in (states, actions, rewards)
-        )
-        return Trajectories(states, actions, rewards.to(dtype), states != absorbing)
+        return Trajectories(states, actions, rewards, states != absorbing)
 
 
 class BatchedEnvSampler:

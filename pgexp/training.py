@@ -12,7 +12,7 @@ import torch
 from tqdm import tqdm
 
 from pgexp.checkpoint import CHECKPOINT, Checkpoint, save
-from pgexp.counter_rng import Stream, stream_keys
+from pgexp.counter_rng import IterationKeys, Stream
 from pgexp.estimators import GradientEstimate, GradientEstimator
 from pgexp.hardware import synchronize
 from pgexp.interrupt import SignalGuard
@@ -158,18 +158,19 @@ def train(
     guard = guard or SignalGuard()
     bar = tqdm(total=len(batch.runs) * iters, initial=len(batch.runs) * start, desc="pgexp",
                disable=not progress, unit="it", dynamic_ncols=True)  # fmt: skip
+    sample_keys, reference_keys = IterationKeys(Stream.sample), IterationKeys(Stream.reference)
     for k in range(start + 1, iters + 1):
         params = list(batch.policy.parameters())
         device = params[0].device
         # -- estimate ∇J at θ^{k-1} (timed)
         tic = time.perf_counter()
-        est = estimator.estimate(batch.policy, stream_keys(batch.keys, Stream.sample, k))
+        est = estimator.estimate(batch.policy, sample_keys(batch.keys, k))
         synchronize(device)
         elapsed = time.perf_counter() - tic
         # -- reference diagnostics at the same θ^{k-1} (not timed)
         ref = None
         if reference is not None and (k - 1) % reference_every == 0:
-            ref_keys = stream_keys(batch.keys, Stream.reference, k)
+            ref_keys = reference_keys(batch.keys, k)
             ref = est if estimator is reference else reference.estimate(batch.policy, ref_keys)
         with guard.critical():  # from here the iteration is done whole, or not at all
             # -- the update θ^k = θ^{k-1} + lr·g (timed); a non-finite g is logged, not applied

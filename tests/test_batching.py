@@ -23,7 +23,7 @@ CASES = {
                           "estimator.baseline=leave_one_out", "estimator.returns=reward_to_go"],
     "tabular exact": ["estimator=exact", "train.iters=4", "env.horizon=20"],
     "linear features, adam": ["policy=linear_softmax", "policy.features=random",
-                              "estimator=minibatch", "estimator.N=10", "train.iters=3",
+                              "estimator=minibatch", "estimator.N=200", "train.iters=3",
                               "train.optimizer=adam"],
     "mlp cartpole, adam": ["env=cartpole", "env.horizon=100", "policy=mlp", "policy.hidden=[16]",
                            "estimator=minibatch", "estimator.N=8", "train.iters=3",

@@ -7,6 +7,7 @@ import torch
 from scipy import stats
 
 from pgexp.counter_rng import (
+    IterationKeys,
     Stream,
     _int32,
     _uint,
@@ -47,6 +48,15 @@ def test_a_draw_depends_on_its_counter_only_not_on_its_companions() -> None:
     assert torch.equal(major.permute(1, 2, 0), full[[1]])
     # equal seeds give equal numbers, wherever they sit in the batch
     assert torch.equal(full[1], full[3])
+
+
+def test_iteration_keys_are_the_stream_keys_across_blocks_and_batches() -> None:
+    keys = IterationKeys(Stream.sample, block=3)
+    run_keys = seed_keys([3, 1, 4])
+    for k in [1, 2, 3, 4, 9, 5]:  # block boundaries, a jump ahead and one back
+        assert torch.equal(keys(run_keys, k), stream_keys(run_keys, Stream.sample, k))
+    fewer = run_keys[[0, 2]]  # a run left the batch: its keys tensor is new
+    assert torch.equal(keys(fewer, 6), stream_keys(fewer, Stream.sample, 6))
 
 
 def test_uniforms_lie_strictly_inside_the_unit_interval_on_a_53_bit_grid() -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pgexp.counter_rng import seed_keys, uniforms
-from pgexp.envs import from_entries, from_gymnasium, make_toy_text
+from pgexp.envs import FiniteMDP, from_entries, from_gymnasium, make_toy_text
 
 
 def test_frozenlake_table_follows_the_absorbing_state_rule() -> None:
@@ -33,17 +33,51 @@ def test_rows_that_do_not_sum_to_one_are_rejected() -> None:
         from_entries(2, 1, entries, torch.tensor([1.0, 0.0]), horizon=3)
 
 
-def test_sampled_next_states_follow_P() -> None:
+def one_step(mdp: FiniteMDP, probs: torch.Tensor, states: torch.Tensor, u: torch.Tensor):
+    """Entries [N] drawn for states [N] with uniforms [N] by the sampler's search."""
+    table = mdp.step_table(probs.unsqueeze(0))
+    return torch.searchsorted(table, (2 * states + u).unsqueeze(0), right=True)[0]
+
+
+def test_one_draw_per_step_follows_pi_times_P() -> None:
+    """The entry (s, a, s') drawn from s has probability π(a|s)·p(s'|s, a)."""
     mdp = make_toy_text("FrozenLake-v1", {"map_name": "4x4"}, horizon=10)
-    table, n = mdp.sampling_table(), 60_000
-    P = mdp.dense_transitions()
-    for i, (s, a) in enumerate([(0, 0), (6, 1), (14, 2)]):
-        states = torch.full((n,), s)
+    probs = torch.softmax(torch.randn(mdp.n_states, mdp.n_actions, dtype=torch.float64), -1)
+    n = 60_000
+    for i, s in enumerate([0, 6, 14]):
         u = uniforms(seed_keys([i]), (0, n), (0, 1))[0, :, 0]
-        nxt, _ = mdp.sample_step(table, states, torch.full((n,), a), u)
-        freq = torch.bincount(nxt, minlength=mdp.n_states).double() / n
-        sigma = (P[s, a] * (1 - P[s, a]) / n).sqrt()
-        assert ((freq - P[s, a]).abs() <= 5 * sigma + 1e-12).all()
+        entries = one_step(mdp, probs, torch.full((n,), s), u)
+        freq = torch.bincount(entries, minlength=mdp.nnz).double() / n
+        expected = torch.where(
+            mdp.entry_state == s, probs[mdp.entry_state, mdp.entry_action] * mdp.entry_prob, 0.0
+        )
+        sigma = (expected * (1 - expected) / n).sqrt()
+        assert ((freq - expected).abs() <= 5 * sigma + 1e-12).all()
+        assert freq[mdp.entry_state == s].sum() == 1
+
+
+def test_draws_stay_in_their_state_and_never_take_a_zero_mass_entry() -> None:
+    """Actions of probability 0 (a saturated softmax), and uniforms at both ends of (0, 1),
+    where 2s + u rounds to 2s or to 2s + 1: the first and the last entry of positive mass."""
+    mdp = make_toy_text("FrozenLake-v1", {"map_name": "4x4"}, horizon=10)
+    S, A = mdp.n_states, mdp.n_actions
+    probs = torch.softmax(torch.randn(S, A, dtype=torch.float64), -1)
+    probs[::2, 0] = 0.0  # the first action of even states
+    probs[1::2, -1] = 0.0  # the last action of odd states
+    probs /= probs.sum(-1, keepdim=True)
+    mass = probs[mdp.entry_state, mdp.entry_action] * mdp.entry_prob
+    states = torch.arange(S)
+    positive = [torch.nonzero((mdp.entry_state == s) & (mass > 0)).flatten() for s in range(S)]
+    for u, expected in [
+        (2.0**-54, [p[0] for p in positive]),
+        (1 - 2.0**-53, [p[-1] for p in positive]),
+    ]:
+        entries = one_step(mdp, probs, states, torch.full((S,), u, dtype=torch.float64))
+        assert entries.tolist() == [int(e) for e in expected]
+    u = uniforms(seed_keys([7]), (0, 20_000), (0, 1))[0, :, 0]
+    drawn = one_step(mdp, probs, states.repeat(20_000 // S + 1)[:20_000], u)
+    assert torch.equal(mdp.entry_state[drawn], states.repeat(20_000 // S + 1)[:20_000])
+    assert (mass[drawn] > 0).all()
 
 
 @pytest.mark.parametrize(
@@ -54,15 +88,15 @@ def test_deterministic_envs_step_like_gymnasium(env_id: str, kwargs: dict) -> No
     """Same actions, same states, rewards and termination as gymnasium, step by step."""
     env = gym.make(env_id, **kwargs).unwrapped
     mdp = from_gymnasium(env, horizon=300)
-    table, u = mdp.sampling_table(), torch.full((1,), 0.5, dtype=torch.float64)
+    P, R = mdp.dense_transitions(), mdp.expected_reward()
     rng = np.random.default_rng(0)
     obs, _ = env.reset(seed=0)
-    state = torch.tensor([int(obs)])
+    state = int(obs)
     for _ in range(300):
         action = int(rng.integers(mdp.n_actions))
         obs, reward, terminated, _, _ = env.step(action)
-        state, r = mdp.sample_step(table, state, torch.tensor([action]), u)
-        assert r.item() == reward
-        assert state.item() == (mdp.absorbing if terminated else obs)
+        assert P[state, action].max() == 1 and R[state, action] == reward
+        state = int(P[state, action].argmax())
+        assert state == (mdp.absorbing if terminated else obs)
         if terminated:
             break

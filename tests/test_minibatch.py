@@ -7,10 +7,13 @@ from typing import Any
 import pytest
 import torch
 
-from pgexp.config import Activation, Baseline, NetInit, Returns
+from pgexp.config import Activation, Baseline, NetInit, Returns, TableInit
+from pgexp.counter_rng import seed_keys
 from pgexp.envs import make_batched_env, make_toy_text
 from pgexp.estimators import ExactGradient, MinibatchGradient, dp_objective
-from pgexp.policies import CategoricalMLP
+from pgexp.estimators.base import flat_grad
+from pgexp.estimators.minibatch import score_gradient, weights
+from pgexp.policies import CategoricalMLP, LinearSoftmax, TabularSoftmax
 from pgexp.policies.softmax import sample_from_cdf
 from pgexp.rollout import BatchedEnvSampler, Sampler
 from tests.helpers import random_policy, sample_keys, small_mdps
@@ -95,6 +98,28 @@ def test_actions_drawn_by_search_are_those_of_counting_the_cdf_entries_below_u()
     rows = cdf[torch.arange(3).unsqueeze(1), states]  # [3, 400, 5]
     plain = (rows[..., :-1] <= u.unsqueeze(-1)).sum(-1)
     assert torch.equal(sample_from_cdf(cdf, states, u), plain)
+
+
+@pytest.mark.parametrize("kind", ["tabular", "linear"])
+def test_table_score_gradients_are_autograd_through_log_pi(kind: str) -> None:
+    """The closed form C − π·ΣC through the logits equals differentiating
+    (1/N) Σ w·log π(a_t|s_t) by autograd over every step (a batch of two runs)."""
+    mdp = make_toy_text("FrozenLake-v1", {"map_name": "4x4"}, horizon=100)
+    gens = [torch.Generator().manual_seed(s) for s in (1, 2)]
+    if kind == "tabular":
+        policy: Any = TabularSoftmax(
+            mdp.n_states, mdp.n_actions, mdp.n_policy_states, TableInit.normal, 1.0, gens
+        )
+    else:
+        phi = torch.randn(mdp.n_states, mdp.n_actions, 5, dtype=torch.float64, generator=gens[0])
+        policy = LinearSoftmax(phi, TableInit.normal, 1.0, gens)
+    batch = Sampler(mdp).sample(policy, seed_keys([1, 2]), 300)
+    w = weights(batch, 1.0, Returns.reward_to_go, Baseline.mean)
+    logp = policy.log_prob(batch.states.flatten(1), batch.actions.flatten(1))
+    by_autograd = flat_grad((w.flatten(1) * logp).sum() / 300, policy.parameters())
+    grad = score_gradient(policy, batch, w)
+    assert float(grad.abs().max()) > 1e-3
+    torch.testing.assert_close(grad, by_autograd, rtol=0, atol=1e-15)
 
 
 @pytest.mark.parametrize("returns", list(Returns))

@@ -102,21 +102,26 @@ class FiniteMDP:
         )
 
     # ------------------------------------------------------------------ sampling
-    def sampling_table(self) -> torch.Tensor:
-        """[E] float64, ``row + cumulative probability within the row``, globally increasing.
+    def step_table(self, probs: torch.Tensor) -> torch.Tensor:
+        """[R, E] float64: the inverse-CDF table of a whole step (action and next state drawn
+        with one uniform) under the policies ``probs`` [R, S, A].
 
-        ``searchsorted(table, row + u, right=True)`` with u ~ U[0, 1) returns an entry of ``row``
-        drawn with probability ``entry_prob`` for every row of a batch in one call. The last entry
-        of each row is set to exactly ``row + 1`` so rounding never spills into the next row.
+        A state's entries are contiguous (sorted by s·A + a). Entry e of state s holds 2s plus the
+        mass π(a|s)·p(s'|s, a) of the state's entries up to and including e, and 2s + 1.5 from
+        the state's last entry of positive mass on. So ``searchsorted(table[r], 2s + u,
+        right=True)`` for u in (0, 1) returns an entry of state s with
+        probability π(a|s)·p(e), never one of zero mass, also where 2s + u rounds to 2s or to
+        2s + 1; the table increases along E, and states are 0.5 apart. Resolution: u counts to
+        the spacing of floats near 2S (2⁻³² at 10⁶ states).
         """
-        prob = self.entry_prob
-        before = torch.cumsum(prob, 0) - prob  # mass of all earlier entries
-        first_of_row = torch.searchsorted(self.entry_sa, self.entry_sa)  # [E]
-        within = before - before[first_of_row] + prob
-        last = torch.ones_like(self.entry_sa, dtype=torch.bool)
-        last[:-1] = self.entry_sa[1:] != self.entry_sa[:-1]
-        within = torch.where(last, torch.ones_like(within), within)
-        return self.entry_sa.to(torch.float64) + within
+        state = self.entry_state
+        mass = probs.to(torch.float64).flatten(1)[:, self.entry_sa] * self.entry_prob
+        upto = torch.cumsum(mass, -1)
+        first = torch.searchsorted(state, state)  # each entry's state's first entry
+        last = torch.searchsorted(state, state, right=True) - 1
+        within = upto - torch.nn.functional.pad(upto, (1, 0))[:, first]
+        within = torch.where(within >= within[:, last], 1.5, within)
+        return within.add_(state.to(torch.float64), alpha=2)
 
     def initial_cdf(self) -> torch.Tensor:
         """[S] float64 cumulative mu0, exactly 1 from the last state with mass on."""
@@ -128,29 +133,6 @@ class FiniteMDP:
         """int64 states s_0 ~ mu0 for uniforms ``u`` in (0, 1) of any shape, by inverse CDF on
         ``cdf`` (the output of :meth:`initial_cdf`)."""
         return torch.searchsorted(cdf, u.contiguous(), right=True)
-
-    def sample_step(
-        self,
-        table: torch.Tensor,
-        states: torch.Tensor,
-        actions: torch.Tensor,
-        u: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw s' ~ P(·|s, a) for a batch, one uniform each.
-
-        Args:
-            table: the output of :meth:`sampling_table`.
-            states, actions: int64 of any common shape; u: float64 uniforms in (0, 1), same shape.
-        Returns:
-            next states (int64) and rewards (float64), same shape.
-        """
-        row = states * self.n_actions + actions
-        entry = torch.searchsorted(table, row.to(torch.float64).add_(u), right=True)
-        flat = entry.flatten()
-        return (
-            self.entry_next.index_select(0, flat).view_as(entry),
-            self.entry_reward.index_select(0, flat).view_as(entry),
-        )
 
     # ------------------------------------------------------------------ checks
     def _validate(self) -> None:

@@ -6,7 +6,7 @@ import torch
 from torch.func import functional_call
 
 from pgexp.config import Baseline, Returns
-from pgexp.estimators.base import GradientEstimate, flat_grad
+from pgexp.estimators.base import GradientEstimate, flat_grad, sum_in_order
 from pgexp.policies import Policy, TablePolicy
 from pgexp.rollout import Trajectories, TrajectorySampler
 
@@ -61,16 +61,26 @@ def score_gradient(
     the trajectories of which the batch is one chunk).
 
     A run's gradient is the same, to the last bit, in a batch as alone. Table policies score
-    every [R, N, T] step at once: their gradient is a scatter-add into each run's own table, in
-    step order, where the dead steps add exact zeros. Neural policies' weight gradients are
+    every [R, N, T] step at once, without autograd through the steps: with C(s, a) the sum of
+    w/n over the steps that took a in s (a scatter-add into each run's own table, in step
+    order, where dead steps add exact zeros), the gradient with respect to the softmax logits
+    is C(s, a) − π(a|s)·Σ_b C(s, b), and one vector-Jacobian product through the logits gives
+    the parameters' (feature policies included). Neural policies' weight gradients are
     matrix products that sum over steps, and how a BLAS library orders that sum depends on how
     many steps there are; so each run is differentiated alone, on exactly its own steps taken
     before termination (which also skips the dead steps that would cost most of the backward
     pass in early CartPole, where T' ≫ episode lengths).
     """
     if isinstance(policy, TablePolicy):
-        logp = policy.log_prob(batch.states.flatten(1), batch.actions.flatten(1))
-        return flat_grad((w.flatten(1) * logp).sum() / (n or batch.n), policy.parameters())
+        logits = policy.logits()
+        R, S, A = logits.shape
+        pi = torch.softmax(logits.detach(), dim=-1)
+        pairs = (batch.states * A + batch.actions).flatten(1)
+        counts = torch.zeros((R, S * A), dtype=pi.dtype, device=pi.device)
+        counts.scatter_add_(1, pairs, (w / (n or batch.n)).flatten(1))
+        counts = counts.view(R, S, A)
+        logit_grad = counts - pi * sum_in_order(counts, -1).unsqueeze(-1)
+        return flat_grad((logits * logit_grad).sum(), policy.parameters())
     grads = []
     for r in range(batch.alive.shape[0]):
         alive = batch.alive[r]

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from pgexp.envs.finite_mdp import FiniteMDP
+from pgexp.estimators.base import sum_in_order
 
 
 @dataclass(frozen=True)
@@ -92,15 +93,6 @@ def _index(indices: torch.Tensor) -> torch.Tensor:
     return indices.to(torch.int32) if indices.numel() < 2**31 else indices
 
 
-def _action_sum(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """[R, S] Σ_a x[:, a] for x [R, A, S], added in action order (a reduction kernel's order
-    could depend on R), into ``out`` if given."""
-    total = x[:, 0].clone() if out is None else out.copy_(x[:, 0])
-    for a in range(1, x.shape[1]):
-        total += x[:, a]
-    return total
-
-
 def _products(matrix: torch.Tensor, vectors: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """``out[r] = matrix @ vectors[r]`` for every run r; returns ``out``."""
     for r in range(vectors.shape[0]):
@@ -132,7 +124,7 @@ def value_and_logit_grad(mdp: SparseMDP, pi: torch.Tensor) -> tuple[torch.Tensor
     X = mdp.reward * visits.unsqueeze(1)  # Σ_t w_t Q_t
     if mdp.horizon > 1:
         X += mdp.discount * successor_sum
-    grad = pi * (X - _action_sum(pi * X).unsqueeze(1))
+    grad = pi * (X - sum_in_order(pi * X, 1).unsqueeze(1))
     return J, grad.transpose(1, 2).contiguous()
 
 
@@ -142,7 +134,7 @@ def _backward(
     """[R] J of ``pi`` [R, A, S], and with the occupancies w [T, R, S] the totals Σ_t w_t
     [R, S] and Σ_t w_t·(P V_{t+1}) [R, A, S]. The loop writes into buffers allocated once."""
     R, A, S = pi.shape
-    reward_pi = _action_sum(pi * mdp.reward)  # [R, S]
+    reward_pi = sum_in_order(pi * mdp.reward, 1)  # [R, S]
     successor = torch.empty_like(pi)  # P V_{t+1}
     product = torch.empty_like(pi)
     V, V_next = reward_pi.clone(), torch.empty_like(reward_pi)  # V_{T-1}
@@ -151,7 +143,7 @@ def _backward(
         totals = (occupancy[-1].clone(), torch.zeros_like(pi))
     for t in reversed(range(mdp.horizon - 1)):
         _products(mdp.P, V, successor.view(R, A * S))
-        _action_sum(torch.mul(pi, successor, out=product), out=V_next)
+        sum_in_order(torch.mul(pi, successor, out=product), 1, out=V_next)
         if mdp.discount != 1:
             V_next *= mdp.discount
         V, V_next = V_next.add_(reward_pi), V
