@@ -44,6 +44,7 @@ bench: install  ## gradients (exact at scale, memory, training vs gymnasium), en
 	$(PY) -m benchmarks.minibatch_memory
 	$(PY) -m benchmarks.training_throughput
 	$(PY) -m benchmarks.env_throughput
+	$(PY) -m benchmarks.rollout_compile
 	$(PY) -m benchmarks.batched_sweeps
 	$(PY) -m benchmarks.launcher_overhead
 

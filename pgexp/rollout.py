@@ -181,23 +181,31 @@ class BatchedEnvSampler:
         draws = StepDraws(keys, first, n, len(dyn.reset_half_width), policy.draws_per_action)
         state = dyn.reset(draws.reset().permute(1, 2, 0), dtype).view(R * n, -1)
         done = torch.zeros(R * n, dtype=torch.bool, device=keys.device)
-        obs, actions, rewards, alive = [], [], [], []
+        steps: list[tuple[torch.Tensor, ...]] = []  # per step: obs, action, reward, alive
         for t in range(T):
-            o = dyn.observe(state)
-            a = policy.sample(o.view(R, n, -1), draws.step(t)).flatten(0, 1)
-            nxt, r, terminated = dyn.step(state, a)
-            obs.append(o)
-            actions.append(a)
-            rewards.append(torch.where(done, 0.0, r))
-            alive.append(~done)
-            state = torch.where(done[:, None], state, nxt)
-            done = done | terminated
+            state, done, step = self.advance(policy, state, done, draws.step(t))
+            steps.append(step)
             if every is not None and (t + 1) % every == 0 and bool(done.all()):
                 break
         return Trajectories(
-            *(torch.stack(x, 1).view(R, n, len(x), *x[0].shape[1:])
-              for x in (obs, actions, rewards, alive))
-        )  # fmt: skip
+            *(
+                torch.stack(x, 1).view(R, n, len(x), *x[0].shape[1:])
+                for x in zip(*steps, strict=True)
+            )
+        )
+
+    def advance(
+        self, policy: Policy, state: torch.Tensor, done: torch.Tensor, u: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+        """One step of R·N copies: states [R·N, state_dim], ``done`` [R·N] and the policy's
+        uniforms [k, R, N] in; the next states and ``done``, and the step's observations,
+        actions, rewards and alive flags (first dimension R·N) out."""
+        R, n = u.shape[1:]
+        o = self.env.dynamics.observe(state)
+        a = policy.sample(o.view(R, n, -1), u).flatten(0, 1)
+        nxt, r, terminated = self.env.dynamics.step(state, a)
+        step = (o, a, torch.where(done, 0.0, r), ~done)
+        return torch.where(done[:, None], state, nxt), done | terminated, step
 
 
 class GymSampler:
