@@ -15,9 +15,8 @@ RESULTS = Path(__file__).parent / "results"
 def machine(threads: str | None = None) -> str:
     """The CPU (and GPU, when one is visible), torch's threads (or ``threads``) and version."""
     cpu = platform.processor() or platform.machine()
-    line = (
-        f"{cpu}, {threads or f'{torch.get_num_threads()} torch threads'}, torch {torch.__version__}"
-    )
+    n = torch.get_num_threads()
+    line = f"{cpu}, {threads or f'{n} torch thread' + 's' * (n > 1)}, torch {torch.__version__}"
     if torch.cuda.is_available():
         line += f", GPU {torch.cuda.get_device_name()}"
     return line
