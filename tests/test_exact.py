@@ -8,6 +8,7 @@ import torch
 from pgexp.config import ExactMethod
 from pgexp.envs import FiniteMDP, make_garnet, make_toy_text
 from pgexp.estimators import ExactGradient, TrajectoryLimitError, dp_objective, enumerate_objective
+from pgexp.estimators.occupancy import SparseMDP, value, value_and_logit_grad
 from pgexp.policies import LinearSoftmax
 from pgexp.policies.features import one_hot_features
 from tests.helpers import random_policy, small_mdps
@@ -120,3 +121,18 @@ def test_a_saturated_softmax_has_a_gradient_of_exactly_zero() -> None:
         policy.theta.fill_(-400).scatter_(-1, best, 400.0)
     assert set(policy.probs().unique().tolist()) == {0.0, 1.0}
     assert ExactGradient(mdp).estimate(policy).grad.abs().max() == 0
+
+
+def test_each_run_of_a_batch_gets_the_gradient_it_gets_alone() -> None:
+    """Bit for bit, whoever its companions are and wherever it sits among them."""
+    mdp = make_garnet(60, 4, 3, seed=2, horizon=30, discount=0.95)
+    sparse = SparseMDP.of(mdp, torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    pi = torch.softmax(torch.randn(7, 60, 4, generator=gen, dtype=torch.float64), -1)
+    J, grad = value_and_logit_grad(sparse, pi)
+    for r in [0, 3, 6]:
+        J_r, grad_r = value_and_logit_grad(sparse, pi[r : r + 1])
+        assert torch.equal(J_r[0], J[r]) and torch.equal(grad_r[0], grad[r])
+        assert torch.equal(value(sparse, pi[r : r + 1])[0], J[r])
+    pair = value_and_logit_grad(sparse, pi[[5, 2]])  # other companions, another order
+    assert torch.equal(pair[1][1], grad[2]) and torch.equal(pair[0][0], J[5])

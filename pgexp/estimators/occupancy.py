@@ -19,8 +19,11 @@ own parameters then get their gradient by one vector-Jacobian product through it
 Memory: the T occupancies, T·S numbers per run.
 
 Every run's numbers are bitwise those it gets alone: its sparse products are its own (one
-matrix-vector product per run and step, which costs what a product with R columns does), sums
-over actions are written out action by action, and other reductions run along one run's row.
+matrix-vector product per run and step), sums over actions are written out action by action, and
+other reductions run along one run's row. On large MDPs a product with R columns costs as much
+per column (2–3× more at 10⁴ states); on small ones it would be cheaper for many runs (85 against
+980 µs for 64 runs on FrozenLake 8x8) but dearer for one (21 against 13 µs), and its sums differ
+from a matrix-vector product's in the last bits, so a run alone would have to pay it too.
 """
 
 from __future__ import annotations
