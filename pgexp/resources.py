@@ -58,9 +58,8 @@ def needed_bytes(cfg: Config, env: FiniteMDP | ObservationEnv, runs: int) -> tup
     obs = 8 if isinstance(env, FiniteMDP) else env.obs_dim * value
     act = 8 if isinstance(env, FiniteMDP) or env.n_actions is not None else env.action_dim * value
     per_step = runs * sizes[key] * (obs + act + value + 1)  # state, action, reward, alive
-    return SAFETY * T * per_step + step_table_bytes(
-        env, runs
-    ), f"{key}={sizes[key]} with env.horizon={T}"
+    need = SAFETY * T * per_step + step_table_bytes(env, runs)
+    return need, f"{key}={sizes[key]} with env.horizon={T}"
 
 
 def step_table_bytes(env: FiniteMDP | ObservationEnv, runs: int) -> int:

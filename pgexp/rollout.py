@@ -143,10 +143,10 @@ class Sampler:
         s0 = mdp.sample_initial(self.initial_cdf, draws.reset()[0])  # [R, n]
         entries = torch.empty((T, R, n), dtype=torch.int64, device=mdp.device)  # time-major
         twice_s = 2.0 * s0.to(torch.float64)
-        key = torch.empty_like(twice_s)
+        target = torch.empty_like(twice_s)
         for t in range(T):
-            torch.add(draws.step(t)[0], twice_s, out=key)  # 2s + u: a search within state s
-            torch.searchsorted(table, key, right=True, out=entries[t])
+            torch.add(draws.step(t)[0], twice_s, out=target)  # 2s + u: a search within state s
+            torch.searchsorted(table, target, right=True, out=entries[t])
             torch.index_select(self.twice_next, 0, entries[t].view(-1), out=twice_s.view(-1))
         entries = entries.permute(1, 2, 0).contiguous()  # [R, n, T]
         flat = entries.view(-1)
