@@ -38,7 +38,7 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix pgexp hydra_plugins tests benchmarks
 	$(BIN)/ruff format pgexp hydra_plugins tests benchmarks
 
-bench: install  ## gradients (exact at scale, memory, training vs gymnasium), env throughput, sweeps, launchers (writes benchmarks/results/)
+bench: install  ## gradients (exact at scale, memory, training vs gymnasium), env throughput, compiled rollouts, sweeps, launchers (writes benchmarks/results/)
 	$(PY) -m benchmarks.gradient_timing
 	$(PY) -m benchmarks.exact_at_scale
 	$(PY) -m benchmarks.minibatch_memory
