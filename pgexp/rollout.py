@@ -127,6 +127,7 @@ class Sampler:
         self.mdp = mdp
         self.discount = mdp.discount
         self.initial_cdf = mdp.initial_cdf()
+        self.entry_states = mdp.entry_states()
         self.entry_action = mdp.entry_action
         self.twice_next = 2.0 * mdp.entry_next.to(torch.float64)  # the 2s' that a search adds u to
 
@@ -139,7 +140,7 @@ class Sampler:
         dtype = next(policy.parameters()).dtype
         R, T = keys.shape[0], mdp.horizon
         draws = StepDraws(keys, first, n, reset=1, per_step=1, max_block=T)
-        table = mdp.step_table(policy.probs())
+        table = mdp.step_table(policy.probs(), self.entry_states)
         s0 = mdp.sample_initial(self.initial_cdf, draws.reset()[0])  # [R, n]
         entries = torch.empty((T, R, n), dtype=torch.int64, device=mdp.device)  # time-major
         twice_s = 2.0 * s0.to(torch.float64)

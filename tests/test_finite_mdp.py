@@ -35,7 +35,7 @@ def test_rows_that_do_not_sum_to_one_are_rejected() -> None:
 
 def one_step(mdp: FiniteMDP, probs: torch.Tensor, states: torch.Tensor, u: torch.Tensor):
     """Entries [N] drawn for states [N] with uniforms [N] by the sampler's search."""
-    table = mdp.step_table(probs.unsqueeze(0))
+    table = mdp.step_table(probs.unsqueeze(0), mdp.entry_states())
     return torch.searchsorted(table, (2 * states + u).unsqueeze(0), right=True)[0]
 
 

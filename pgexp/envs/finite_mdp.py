@@ -12,10 +12,20 @@ zero reward) that every terminating entry leads to. Policies have no parameters 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import torch
 
 ROW_SUM_TOL = 1e-8
+
+
+class EntryStates(NamedTuple):
+    """[E] per transition entry: the index of its state's first and last entry (a state's
+    entries are contiguous), and 2s in float64."""
+
+    first: torch.Tensor
+    last: torch.Tensor
+    twice_state: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -102,9 +112,20 @@ class FiniteMDP:
         )
 
     # ------------------------------------------------------------------ sampling
-    def step_table(self, probs: torch.Tensor) -> torch.Tensor:
+    def entry_states(self) -> EntryStates:
+        """Per transition entry, what :meth:`step_table` needs of its state (the MDP's alone:
+        computed once per sampler, not per batch)."""
+        state = self.entry_state
+        return EntryStates(
+            first=torch.searchsorted(state, state),
+            last=torch.searchsorted(state, state, right=True) - 1,
+            twice_state=2.0 * state.to(torch.float64),
+        )
+
+    def step_table(self, probs: torch.Tensor, states: EntryStates) -> torch.Tensor:
         """[R, E] float64: the inverse-CDF table of a whole step (action and next state drawn
-        with one uniform) under the policies ``probs`` [R, S, A].
+        with one uniform) under the policies ``probs`` [R, S, A]; ``states`` is
+        :meth:`entry_states`.
 
         A state's entries are contiguous (sorted by s·A + a). Entry e of state s holds 2s plus the
         mass π(a|s)·p(s'|s, a) of the state's entries up to and including e, and 2s + 1.5 from
@@ -114,14 +135,11 @@ class FiniteMDP:
         2s + 1; the table increases along E, and states are 0.5 apart. Resolution: u counts to
         the spacing of floats near 2S (2⁻³² at 10⁶ states).
         """
-        state = self.entry_state
         mass = probs.to(torch.float64).flatten(1)[:, self.entry_sa] * self.entry_prob
         upto = torch.cumsum(mass, -1)
-        first = torch.searchsorted(state, state)  # each entry's state's first entry
-        last = torch.searchsorted(state, state, right=True) - 1
-        within = upto - torch.nn.functional.pad(upto, (1, 0))[:, first]
-        within = torch.where(within >= within[:, last], 1.5, within)
-        return within.add_(state.to(torch.float64), alpha=2)
+        within = upto - torch.nn.functional.pad(upto, (1, 0))[:, states.first]
+        within = torch.where(within >= within[:, states.last], 1.5, within)
+        return within.add_(states.twice_state)
 
     def initial_cdf(self) -> torch.Tensor:
         """[S] float64 cumulative mu0, exactly 1 from the last state with mass on."""
