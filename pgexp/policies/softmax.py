@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from pgexp.config import TableInit
-from pgexp.policies.base import Policy, one_generator, stack_runs
+from pgexp.policies.base import Policy, one_generator, sample_categorical, stack_runs
 
 
 class TablePolicy(Policy):
@@ -38,25 +38,12 @@ class TablePolicy(Policy):
         runs = torch.arange(states.shape[0], device=states.device).unsqueeze(1)
         return self.log_probs()[runs, states, actions]
 
-    def action_cdf(self) -> torch.Tensor:
-        """[R, S, A] cumulative π(·|s): the table :func:`sample_from_cdf` draws from (a sampler
-        computes it once per batch of trajectories)."""
-        return torch.cumsum(self.probs(), dim=-1)
-
     @torch.no_grad()
     def sample(self, states: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """[R, N] int64 actions a ~ π(·|s) for states [R, N] and uniforms [1, R, N]."""
-        return sample_from_cdf(self.action_cdf(), states, u[0])
-
-
-def sample_from_cdf(cdf: torch.Tensor, states: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """[R, N] int64 actions by inverse CDF: the first a with cdf[r, s, a] > u, for the table
-    ``cdf`` [R, S, A], states [R, N] and uniforms [R, N]."""
-    R, S, A = cdf.shape
-    rows = states + S * torch.arange(R, device=states.device).unsqueeze(1)
-    per_state = cdf[..., :-1].reshape(R * S, A - 1).index_select(0, rows.flatten())
-    # how many of cdf[a], a < A - 1, are <= u: the first a with cdf[a] > u, or A - 1
-    return torch.searchsorted(per_state, u.reshape(-1, 1), right=True).view_as(states)
+        """[R, N] int64 actions a ~ π(·|s) for states [R, N] and uniforms [1, R, N] (a finite
+        MDP's sampler draws actions with the next states instead: ``FiniteMDP.step_table``)."""
+        runs = torch.arange(states.shape[0], device=states.device).unsqueeze(1)
+        return sample_categorical(self.probs()[runs, states], u[0])
 
 
 def _init(
