@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import PGEXP
 from benchmarks.publish import publish
 
-PGEXP = str(Path(sys.executable).with_name("pgexp"))
 WORKLOADS = {
     "FrozenLake 4x4, N=100, 30 iterations": [
         "env=frozenlake4x4", "estimator=minibatch", "estimator.N=100", "train.iters=30",

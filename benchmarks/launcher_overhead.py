@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import PGEXP
 from benchmarks.publish import publish
 
-PGEXP = str(Path(sys.executable).with_name("pgexp"))
 JOB = [
     "env=bandit",
     "train.iters=1",

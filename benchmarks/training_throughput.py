@@ -35,9 +35,9 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
+from benchmarks import PGEXP
 from benchmarks.publish import publish
 
-PGEXP = str(Path(sys.executable).with_name("pgexp"))
 COMMON = [
     "logger=none",
     "train.progress=false",
