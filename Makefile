@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 QUICKSTART := outputs/quickstart/$(shell date +%Y-%m-%d_%H-%M-%S)
 
-.PHONY: help install run test test-fast lint format bench clean
+.PHONY: help install run test test-fast lint format bench figures clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,13 +30,13 @@ test-fast: install  ## the fast tier: every module, no command-line multiruns or
 	$(PY) -m pytest -n 2 -m "not slow"
 
 lint: install  ## ruff (lint + format check) and mypy
-	$(BIN)/ruff check pgexp hydra_plugins tests benchmarks
-	$(BIN)/ruff format --check pgexp hydra_plugins tests benchmarks
+	$(BIN)/ruff check pgexp hydra_plugins tests benchmarks scripts
+	$(BIN)/ruff format --check pgexp hydra_plugins tests benchmarks scripts
 	$(BIN)/mypy
 
 format: install  ## apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix pgexp hydra_plugins tests benchmarks
-	$(BIN)/ruff format pgexp hydra_plugins tests benchmarks
+	$(BIN)/ruff check --fix pgexp hydra_plugins tests benchmarks scripts
+	$(BIN)/ruff format pgexp hydra_plugins tests benchmarks scripts
 
 bench: install  ## gradients (exact at scale, memory, training vs gymnasium), env throughput, compiled rollouts, sweeps, launchers (writes benchmarks/results/)
 	$(PY) -m benchmarks.gradient_timing
@@ -47,6 +47,9 @@ bench: install  ## gradients (exact at scale, memory, training vs gymnasium), en
 	$(PY) -m benchmarks.rollout_compile
 	$(PY) -m benchmarks.batched_sweeps
 	$(PY) -m benchmarks.launcher_overhead
+
+figures: install  ## rerun the experiments behind docs/figures (batched sweeps checked against their jobs alone)
+	$(PY) scripts/figures.py
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

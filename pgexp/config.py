@@ -31,7 +31,9 @@ class Returns(str, Enum):
 
 
 class Baseline(str, Enum):
-    """What is subtracted from the returns of a mini-batch."""
+    """What is subtracted, per step, from the weights of a mini-batch: ``none``; ``mean``, the
+    mean over the batch, the trajectory's own included, which scales the estimate's expectation
+    by (N−1)/N (0.9 at N = 10); ``leave_one_out``, the mean of the other N−1 (unbiased)."""
 
     none = "none"
     mean = "mean"
@@ -253,11 +255,16 @@ class MinibatchEstimatorConfig(EstimatorConfig):
     N: int = 100
     """Trajectories sampled per gradient estimate."""
     returns: Returns = Returns.total
+    """``total``: R(τ) weighs every step (the seed formula); ``reward_to_go``: the return from
+    step t on."""
     baseline: Baseline = Baseline.none
+    """``none`` (the seed formula), ``mean`` (scales the expectation by (N−1)/N) or
+    ``leave_one_out`` (unbiased)."""
     chunk: int | None = None
     """Trajectories sampled at once (null: all N): memory holds chunk·T steps instead of N·T,
-    and the estimate is the same (the same random numbers; with a baseline, each chunk is
-    sampled twice: once for the baseline, once for the gradient)."""
+    and the estimate is the same to the last bit (the same random numbers, summed in the same
+    order; with a baseline, each chunk is sampled twice: once for the baseline, once for the
+    gradient)."""
 
 
 # ----------------------------------------------------------------------------- hardware

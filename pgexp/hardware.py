@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from pgexp.config import Device, DType, HardwareConfig
@@ -40,3 +43,19 @@ def synchronize(device: torch.device) -> None:
     """Wait for queued GPU work, so wall-clock timings are honest."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+@contextmanager
+def one_thread(device: torch.device) -> Iterator[None]:
+    """Run the block's CPU work on one thread, whatever ``hardware.threads`` says (a BLAS
+    library splits a matrix product among threads in ways that change its order of addition).
+    Nothing changes on a GPU or while ``torch.compile`` traces."""
+    threads = torch.get_num_threads()
+    if device.type != "cpu" or threads == 1 or torch.compiler.is_compiling():
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -18,6 +18,7 @@ from pgexp.counter_rng import uniforms
 from pgexp.envs.batched import BatchedEnv
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.envs.gym_vector import GymVectorEnv
+from pgexp.ordered import ordered_sum
 from pgexp.policies import Policy, TablePolicy
 
 BLOCK_DRAWS = 2**20
@@ -61,8 +62,8 @@ class Trajectories:
         return self.rewards * powers
 
     def returns(self, discount: float) -> torch.Tensor:
-        """[R, N] R(τ) = Σ_t γ^t r_t."""
-        return self.discounted_rewards(discount).sum(-1)
+        """[R, N] R(τ) = Σ_t γ^t r_t, added in order of t (columns past the end add exact 0)."""
+        return ordered_sum(self.discounted_rewards(discount), -1)
 
     def rewards_to_go(self, discount: float) -> torch.Tensor:
         """[R, N, T] Σ_{t' >= t} γ^{t'} r_{t'} (discounted from t = 0, so that E[·] gives ∇J)."""
@@ -184,7 +185,7 @@ class BatchedEnvSampler:
         done = torch.zeros(R * n, dtype=torch.bool, device=keys.device)
         steps: list[tuple[torch.Tensor, ...]] = []  # per step: obs, action, reward, alive
         for t in range(T):
-            state, done, step = self.advance(policy, state, done, draws.step(t))
+            state, done, step = self.advance(policy, state, done, draws.step(t), first)
             steps.append(step)
             if every is not None and (t + 1) % every == 0 and bool(done.all()):
                 break
@@ -196,14 +197,20 @@ class BatchedEnvSampler:
         )
 
     def advance(
-        self, policy: Policy, state: torch.Tensor, done: torch.Tensor, u: torch.Tensor
+        self,
+        policy: Policy,
+        state: torch.Tensor,
+        done: torch.Tensor,
+        u: torch.Tensor,
+        first: int = 0,
     ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
         """One step of R·N copies: states [R·N, state_dim], ``done`` [R·N] and the policy's
         uniforms [k, R, N] in; the next states and ``done``, and the step's observations,
-        actions, rewards and alive flags (first dimension R·N) out."""
+        actions, rewards and alive flags (first dimension R·N) out. Copy i of a run is
+        trajectory ``first + i``."""
         R, n = u.shape[1:]
         o = self.env.dynamics.observe(state)
-        a = policy.sample(o.view(R, n, -1), u).flatten(0, 1)
+        a = policy.sample(o.view(R, n, -1), u, first).flatten(0, 1)
         nxt, r, terminated = self.env.dynamics.step(state, a)
         step = (o, a, torch.where(done, 0.0, r), ~done)
         return torch.where(done[:, None], state, nxt), done | terminated, step
@@ -257,7 +264,7 @@ class GymSampler:
         policy_r = RunView(policy, run)
         for t in range(T):
             o = torch.as_tensor(obs.reshape(width, -1), device=dev).to(dtype)
-            a = policy_r.sample(o, draws.step(t)[:, 0])
+            a = policy_r.sample(o, draws.step(t)[:, 0], first)
             obs_buf[:, t], act_buf[:, t] = o, a
             alive[:, t] = torch.from_numpy(~done)
             obs, r, terminated, truncated, _ = vec.step(env.to_env_actions(a.cpu().numpy()))
@@ -274,11 +281,12 @@ class RunView:
     def __init__(self, policy: Policy, run: int) -> None:
         self.policy, self.run = policy, run
 
-    def sample(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """Actions [N, ...] of run ``run`` for observations [N, ...] and uniforms [k, N]."""
+    def sample(self, obs: torch.Tensor, u: torch.Tensor, first: int) -> torch.Tensor:
+        """Actions [N, ...] of run ``run`` for observations [N, ...] of trajectories ``first``
+        on and uniforms [k, N]."""
         R = self.policy.n_runs
         batch = obs.unsqueeze(0).expand(R, *obs.shape)
-        return self.policy.sample(batch, u.unsqueeze(1).expand(-1, R, -1))[self.run]
+        return self.policy.sample(batch, u.unsqueeze(1).expand(-1, R, -1), first)[self.run]
 
 
 TrajectorySampler = Sampler | BatchedEnvSampler | GymSampler

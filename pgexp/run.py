@@ -4,6 +4,7 @@ run's directory. A single run is a batch of one."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from pgexp.interrupt import SignalGuard
 from pgexp.job import Job, batch_key
 from pgexp.metrics import MetricsWriter, read_metrics, write_summary
 from pgexp.optim import make_ascent
+from pgexp.ordered import RunningSum
 from pgexp.policies import Policy, TablePolicy, make_policy
 from pgexp.provenance import provenance
 from pgexp.records import Status, Summary, to_json
@@ -63,15 +65,15 @@ def evaluate(
     progress: bool,
 ) -> list[float]:
     """[R] mean return of ``episodes`` fresh trajectories per run, sampled ``EVAL_CHUNK`` at a
-    time (trajectory i draws the same numbers whatever the chunking)."""
-    total = torch.zeros(keys.shape[0], dtype=torch.float64, device=keys.device)
+    time and summed in trajectory order (trajectory i draws the same numbers whatever the
+    chunking)."""
+    total = RunningSum()
     with tqdm(total=episodes, desc="eval", unit="ep", disable=not progress, leave=False) as bar:
         for start in range(0, episodes, EVAL_CHUNK):
             n = min(EVAL_CHUNK, episodes - start)
-            batch = sampler.sample(policy, keys, n, first=start)
-            total += batch.returns(sampler.discount).sum(1).to(torch.float64)
+            total.add(sampler.sample(policy, keys, n, first=start).returns(sampler.discount))
             bar.update(n)
-    return (total / episodes).tolist()
+    return (total.value(torch.float64) / episodes).tolist()
 
 
 def final_values(
@@ -201,15 +203,28 @@ def preflight(
     return env, device, dtype
 
 
-def train_jobs(
+@dataclass
+class Prepared:
+    """A batch of jobs ready to train from iteration ``start`` (0, or their checkpoints')."""
+
+    batch: RunBatch
+    estimator: GradientEstimator
+    reference: GradientEstimator | None
+    reference_every: int
+    reference_kind: str | None
+    start: int
+
+
+def prepare(
     jobs: Sequence[Job],
     checkpoints: Sequence[Checkpoint | None],
     env: FiniteMDP | ObservationEnv,
     device: torch.device,
     dtype: torch.dtype,
-) -> list[Summary]:
-    """Train jobs that start at the same iteration (0, or their checkpoints') as one batch on
-    ``env``, in ``dtype`` on ``device``."""
+) -> Prepared:
+    """Build the estimator, the policy, the update and each job's files for jobs that start at
+    the same iteration, in ``dtype`` on ``device``; a job with a checkpoint continues from it
+    (its ``metrics.jsonl`` cut back to the checkpoint's iteration)."""
     cfg = jobs[0].cfg
     estimator = make_estimator(cfg.estimator, env)
     generators = [init_generator(job.cfg.seed) for job in jobs]
@@ -234,6 +249,21 @@ def train_jobs(
     start = checkpoints[0].iteration if checkpoints[0] else 0
     if checkpoints[0] is not None:
         batch.restore([c for c in checkpoints if c is not None])
+    return Prepared(batch, estimator, reference, every, reference_kind, start)
+
+
+def train_jobs(
+    jobs: Sequence[Job],
+    checkpoints: Sequence[Checkpoint | None],
+    env: FiniteMDP | ObservationEnv,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> list[Summary]:
+    """Train jobs that start at the same iteration (0, or their checkpoints') as one batch on
+    ``env``, in ``dtype`` on ``device``, and write their summaries."""
+    cfg = jobs[0].cfg
+    prepared = prepare(jobs, checkpoints, env, device, dtype)
+    batch, start, outputs = prepared.batch, prepared.start, prepared.batch.runs
     finals: dict[int, tuple[float | None, float | None]] = {}
     episodes = 0
     stop: KeyboardInterrupt | None = None
@@ -242,8 +272,9 @@ def train_jobs(
             with guard.critical():
                 if start == 0:
                     batch.save_checkpoints()  # θ⁰ and what identifies the run
-            train(batch, estimator, cfg.train.iters, reference, every, cfg.train.progress,
-                  start, cfg.train.checkpoint_every, guard)  # fmt: skip
+            train(batch, prepared.estimator, cfg.train.iters, prepared.reference,
+                  prepared.reference_every, cfg.train.progress, start,
+                  cfg.train.checkpoint_every, guard)  # fmt: skip
             episodes = eval_episodes(cfg) if batch.active else 0
             finals = final_values_of(batch, env, episodes, cfg.train.progress)
         except KeyboardInterrupt as err:  # SIGINT or SIGTERM (Interrupted), or a bare Ctrl-C
@@ -260,7 +291,12 @@ def train_jobs(
                     batch.save_checkpoints()  # θᴷ of a finished run, θᵏ of an interrupted one
                 summaries = [
                     finish_run(
-                        job, out, finals.get(i, (None, None)), episodes, reference_kind, device
+                        job,
+                        out,
+                        finals.get(i, (None, None)),
+                        episodes,
+                        prepared.reference_kind,
+                        device,
                     )
                     for i, (job, out) in enumerate(zip(jobs, outputs, strict=True))
                 ]

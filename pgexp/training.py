@@ -18,6 +18,7 @@ from pgexp.hardware import synchronize
 from pgexp.interrupt import SignalGuard
 from pgexp.metrics import MetricsWriter
 from pgexp.optim import Ascent
+from pgexp.ordered import ordered_norm, ordered_sum
 from pgexp.policies import Policy
 from pgexp.records import IterationRecord, Status, to_json
 from pgexp.tracking import Tracker
@@ -109,18 +110,20 @@ class RunBatch:
 
 
 def compare(est: GradientEstimate, ref: GradientEstimate | None) -> dict[str, list[float | None]]:
-    """Per run: ``grad_norm``, ``grad_cos`` and ``grad_rel_err`` (None where undefined)."""
+    """Per run: ``grad_norm``, ``grad_cos`` and ``grad_rel_err`` (None where undefined), from
+    sums over the P coordinates in index order (a run's values never depend on its batch)."""
     g = est.grad
     R = g.shape[0]
+    norm = ordered_norm(g, 1)
     out: dict[str, list[float | None]] = {
-        "grad_norm": list(g.norm(dim=1).tolist()),
+        "grad_norm": list(norm.tolist()),
         "grad_cos": [None] * R,
         "grad_rel_err": [None] * R,
     }
     if ref is not None:
-        ref_norm = ref.grad.norm(dim=1)
-        cos = torch.nn.functional.cosine_similarity(g, ref.grad, dim=1, eps=1e-300)
-        err = (g - ref.grad).norm(dim=1) / ref_norm
+        ref_norm = ordered_norm(ref.grad, 1)
+        cos = ordered_sum(g * ref.grad, 1) / (norm * ref_norm).clamp_min(1e-300)  # 0 if g = 0
+        err = ordered_norm(g - ref.grad, 1) / ref_norm
         out["grad_cos"] = list(cos.tolist())
         out["grad_rel_err"] = [
             e if n > 0 else None for e, n in zip(err.tolist(), ref_norm.tolist(), strict=True)

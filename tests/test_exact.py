@@ -38,11 +38,12 @@ def central_differences(
     out = []
     with torch.no_grad():
         for i in coords.tolist():
-            theta[i] += h
+            original = float(theta[i])
+            theta[i] = original + h
             up = dp_objective(mdp, policy).item()
-            theta[i] -= 2 * h
+            theta[i] = original - h
             down = dp_objective(mdp, policy).item()
-            theta[i] += h
+            theta[i] = original  # θ exactly as it was
             out.append((up - down) / (2 * h))
     return torch.tensor(out, dtype=torch.float64)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -17,7 +19,7 @@ from pgexp.run import run
 from tests.helpers import compose, compose_raw, quiet
 from tests.test_batching import outputs
 from tests.test_cli import PGEXP, pgexp
-from tests.test_resume import uninterrupted
+from tests.test_resume import records, uninterrupted
 
 
 def test_the_slurm_preset_documents_submitits_keys() -> None:
@@ -56,11 +58,25 @@ def test_submitit_local_runs_every_job_with_its_files(tmp_path: Path) -> None:
         assert (sweep / job / ".hydra" / "config.yaml").is_file()
 
 
+def task_processes(sweep: Path) -> list[int]:
+    """The pids of the task processes that submitit_local's controllers (one per job, each
+    named by its pid under ``.submitit/``) are running now."""
+    pids = []
+    for folder in (sweep / ".submitit").glob("[0-9]*"):
+        children = Path(f"/proc/{folder.name}/task/{folder.name}/children")
+        with contextlib.suppress(OSError):
+            pids += [int(pid) for pid in children.read_text().split()]
+    return pids
+
+
 @pytest.mark.slow
 def test_a_job_past_its_time_limit_is_requeued_by_submitit_and_resumes(tmp_path: Path) -> None:
-    """submitit_local's own time limit: 30 s before `timeout_min` it sends SIGUSR2, as SLURM
-    does for submitit. The run checkpoints and stops, submitit requeues the job, and the job
-    continues the run to the metrics of an uninterrupted one."""
+    """submitit's time-limit path: SIGUSR2 to the job's task (what submitit_local's timer
+    sends 30 s before `timeout_min`, and SLURM before a time limit). The run checkpoints and
+    stops, submitit counts a timeout and requeues the job, and the job continues the run to the
+    metrics of an uninterrupted one. The signal is sent at iteration 100 of 500 rather than
+    left to the timer, so the test holds whatever the machine's speed (the timer still fires
+    after 30 s on a slow machine: a second requeue, and the same result)."""
     args = ["estimator=minibatch", "estimator.N=2000", "train.iters=500", "seed=0"]
     common = ["logger=none", "train.progress=false", "train.eval_episodes=50"]
     sweep, seen = tmp_path / "sweep", set()
@@ -69,19 +85,23 @@ def test_a_job_past_its_time_limit_is_requeued_by_submitit_and_resumes(tmp_path:
          *common, f"hydra.sweep.dir={sweep}"],
         cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    reference = uninterrupted(tmp_path, args)  # meanwhile, on the other core
-    deadline = time.monotonic() + 300
+    metrics, signalled = sweep / "0" / "metrics.jsonl", False
+    deadline = time.monotonic() + 600
     while proc.poll() is None:
         assert time.monotonic() < deadline
         with contextlib.suppress(OSError, ValueError):  # not written yet, or being replaced
             seen.add(read_summary(sweep / "0" / "summary.json").status)
+        if not signalled and records(metrics) >= 100 and Status.interrupted not in seen:
+            for pid in task_processes(sweep):
+                os.kill(pid, signal.SIGUSR2)
+                signalled = True
         time.sleep(0.05)
     assert proc.returncode == 0, proc.communicate()[1]
     assert Status.interrupted in seen  # stopped by the signal inside training, then finished
     log = "".join(p.read_text() for p in sweep.glob(".submitit/*/*_log.out"))
     assert "Job has timed out" in log and "Requeued job" in log, log
-    assert [r.iter for r in read_metrics(sweep / "0" / "metrics.jsonl")] == list(range(1, 501))
-    assert outputs(sweep / "0") == outputs(reference)
+    assert [r.iter for r in read_metrics(metrics)] == list(range(1, 501))
+    assert outputs(sweep / "0") == outputs(uninterrupted(tmp_path, args))
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from pgexp.envs.acrobot import TorchAcrobot
+from pgexp.envs.acrobot import TorchAcrobot, wrap_angle
 from pgexp.envs.cartpole import TorchCartPole
 from pgexp.envs.pendulum import TorchPendulum
 from tests.helpers import draws
@@ -100,3 +100,30 @@ def test_a_batch_steps_like_its_rows() -> None:
         for b, r in zip(batch, row, strict=True):
             assert torch.equal(b[i : i + 1], r)
     assert batch[2].any() and not batch[2].all()
+
+
+def test_acrobot_wraps_angles_of_any_number_of_turns_like_gymnasium() -> None:
+    """Extreme velocities can move an angle by more than a turn in one RK4 step: every next
+    angle lies in [-π, π] and is gymnasium's to rounding, turns counted alike."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    angles = rng.uniform(-np.pi, np.pi, (n, 2))
+    speeds = rng.uniform(-1, 1, (n, 2)) * [4 * np.pi, 9 * np.pi]
+    states = np.concatenate([angles, speeds], 1)
+    actions = rng.integers(0, 3, n)
+    nxt, _, _ = TorchAcrobot.step(torch.as_tensor(states), torch.as_tensor(actions))
+    assert float(nxt[:, :2].abs().max()) <= np.pi
+    env = gym.make("Acrobot-v1").unwrapped
+    env.reset(seed=0)
+    expected = []
+    for state, action in zip(states, actions, strict=True):
+        env.state = state.copy()
+        env.step(int(action))
+        expected.append(env.state[:2])
+    gap = nxt[:, :2] - torch.as_tensor(np.array(expected))
+    gap = torch.remainder(gap + np.pi, 2 * np.pi) - np.pi  # ±π on either side of the seam
+    assert float(gap.abs().max()) < 1e-9
+    wide = torch.as_tensor([7 * np.pi + 0.5, -11 * np.pi - 0.25, 101.0, 3 * np.pi - 1e-9])
+    wrapped = wrap_angle(wide)
+    assert float(wrapped.abs().max()) <= np.pi
+    assert torch.allclose(torch.cos(wrapped), torch.cos(wide), atol=1e-12)

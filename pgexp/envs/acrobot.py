@@ -49,8 +49,16 @@ def _derivatives(s: torch.Tensor, torque: torch.Tensor) -> torch.Tensor:
 
 
 def wrap_angle(x: torch.Tensor) -> torch.Tensor:
-    """Wrap into [-π, π] by whole turns, as gymnasium's ``wrap`` does (π itself stays π)."""
-    for _ in range(2):  # one step moves an angle by less than two turns
+    """Wrap into [-π, π] by whole turns, as gymnasium's ``wrap`` does (π itself stays π).
+
+    gymnasium subtracts (adds) 2π while the angle is above π (below -π). The first two turns
+    are taken here the same way, one subtraction at a time; an angle more than two turns out
+    (after extreme velocities) first loses its whole turns at once, which can round the last
+    bit differently from gymnasium's repeated subtraction.
+    """
+    far = x.abs() > 5 * math.pi
+    x = torch.where(far, x - 2 * math.pi * torch.round(x / (2 * math.pi)), x)
+    for _ in range(2):
         x = torch.where(x > math.pi, x - 2 * math.pi, x)
         x = torch.where(x < -math.pi, x + 2 * math.pi, x)
     return x

@@ -43,15 +43,3 @@ def flat_grad(scalar: torch.Tensor, params: Iterable[torch.Tensor]) -> torch.Ten
     params = list(params)
     grads = torch.autograd.grad(scalar, params, allow_unused=True, materialize_grads=True)
     return torch.cat([g.reshape(g.shape[0], -1) for g in grads], dim=1)
-
-
-def sum_in_order(x: torch.Tensor, dim: int, out: torch.Tensor | None = None) -> torch.Tensor:
-    """Σ of ``x`` over ``dim``, added one slice at a time in index order, into ``out`` if given.
-
-    A reduction kernel's order of addition can depend on the sizes of the other dims (on how
-    many runs share a batch); this order does not, so a run's sum is bitwise the same alone.
-    """
-    total = x.select(dim, 0).clone() if out is None else out.copy_(x.select(dim, 0))
-    for i in range(1, x.shape[dim]):
-        total += x.select(dim, i)
-    return total

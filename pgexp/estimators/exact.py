@@ -2,8 +2,8 @@
 enumeration.
 
 ``dp`` runs the forward occupancy and backward value recursions over the sparse transition
-matrix (:mod:`pgexp.estimators.occupancy`): O(T·nnz(P)) time, O(T·S) memory, no autograd graph
-but the one from the logits to the parameters.
+matrix (:mod:`pgexp.estimators.occupancy`): O(T·nnz(P)) time, O(T·S) memory and no autograd:
+the policy maps ∂J/∂logits to its parameters (``TablePolicy.logit_vjp``).
 
 ``enumerate`` takes the seed formula literally: ``∇J = Σ_τ p_θ(τ) R(τ) Σ_t ∇log π(a_t|s_t)``
 over every trajectory τ of T steps (an absorbing state does not branch: its action is
@@ -122,14 +122,13 @@ class ExactGradient:
         """Exact J and ∇J of every run (``keys`` are not used: nothing is sampled)."""
         if not isinstance(policy, TablePolicy):
             raise TypeError(f"exact gradients need a table policy, got {type(policy).__name__}")
-        params = list(policy.parameters())
         match self.method:
             case ExactMethod.dp:
-                logits = policy.logits()
-                pi = torch.softmax(logits.detach(), dim=-1)
+                with torch.no_grad():
+                    pi = policy.probs()
                 J, logit_grad = value_and_logit_grad(self.sparse(pi.dtype), pi)
-                grad = flat_grad((logits * logit_grad).sum(), params)
+                grad = policy.logit_vjp(logit_grad)
             case ExactMethod.enumerate:
                 J, surrogate = enumerate_objective(self.mdp, policy, self.max_trajectories)
-                grad = flat_grad(surrogate.sum(), params)
+                grad = flat_grad(surrogate.sum(), policy.parameters())
         return GradientEstimate(grad=grad.detach(), objective=J.detach())

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 import torch
 
 from pgexp.envs.finite_mdp import FiniteMDP
-from pgexp.estimators.base import sum_in_order
+from pgexp.hardware import one_thread
+from pgexp.ordered import ordered_sum, sum_in_order
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,11 @@ def _index(indices: torch.Tensor) -> torch.Tensor:
 
 
 def _products(matrix: torch.Tensor, vectors: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """``out[r] = matrix @ vectors[r]`` for every run r; returns ``out``."""
-    for r in range(vectors.shape[0]):
-        torch.mv(matrix, vectors[r], out=out[r])
+    """``out[r] = matrix @ vectors[r]`` for every run r, on one thread (MKL's sparse kernel
+    rounds a row differently depending on how threads split the rows); returns ``out``."""
+    with one_thread(out.device):
+        for r in range(vectors.shape[0]):
+            torch.mv(matrix, vectors[r], out=out[r])
     return out
 
 
@@ -154,4 +157,4 @@ def _backward(
             w = occupancy[t]
             totals[0].add_(w)
             totals[1].add_(torch.mul(w.unsqueeze(1), successor, out=product))
-    return (mdp.mu0 * V).sum(-1), totals
+    return ordered_sum(mdp.mu0 * V, -1), totals

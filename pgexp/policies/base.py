@@ -32,9 +32,10 @@ class Policy(nn.Module):
         """:meth:`log_prob` (what ``torch.func.functional_call`` evaluates)."""
         return self.log_prob(obs, actions)
 
-    def sample(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    def sample(self, obs: torch.Tensor, u: torch.Tensor, first: int = 0) -> torch.Tensor:
         """Actions a ~ π(·|obs) [R, N, ...] from uniforms ``u`` [draws_per_action, R, N] in
-        (0, 1) (no autograd graph): the same uniforms give the same actions."""
+        (0, 1) (no autograd graph): the same uniforms give the same actions. Row i belongs to
+        trajectory ``first + i`` (neural policies keep each row in its trajectory's place)."""
         raise NotImplementedError
 
     @torch.no_grad()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import Any
 
 import torch
 from torch import nn
 from torch.distributions import Normal
 
 from pgexp.config import Activation, NetInit
+from pgexp.hardware import one_thread
+from pgexp.ordered import ordered_sum
 from pgexp.policies.base import Policy, sample_categorical, stack_runs
 
 ACTIVATIONS: dict[Activation, type[nn.Module]] = {
@@ -19,15 +22,96 @@ ACTIVATIONS: dict[Activation, type[nn.Module]] = {
 }
 
 
+ROW_BLOCK = 64
+"""Rows per matrix product on the CPU (see :class:`Affine`)."""
+
+
 class RunLinear(nn.Module):
-    """R independent linear layers: y[r] = x[r] W[r]ᵀ + b[r] for x [R, M, fan_in]."""
+    """R independent linear layers: y[r] = x[r] W[r]ᵀ + b[r] for x [R, M, fan_in].
+
+    Each run gets its own products (:class:`Affine`): a batched product sums in another order
+    for one run than for several, so a run's numbers would depend on its batch.
+    """
 
     def __init__(self, weight: nn.Parameter, bias: nn.Parameter) -> None:
         super().__init__()
         self.weight, self.bias = weight, bias  # [R, fan_out, fan_in], [R, fan_out]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+        rows = [
+            Affine.apply(x_r, aligned(w), aligned(b))
+            for x_r, w, b in zip(x, self.weight, self.bias, strict=True)
+        ]
+        return rows[0].unsqueeze(0) if len(rows) == 1 else torch.stack(rows)
+
+
+class Affine(torch.autograd.Function):
+    """y = x Wᵀ + b for the rows x [M, fan_in] of one run.
+
+    A BLAS library's order of addition in a product depends on the number of rows, on each
+    row's place among them, on where the operands lie in memory and on how threads split the
+    work. On the CPU every product therefore takes exactly :data:`ROW_BLOCK` rows (the last
+    block padded with zero rows), from operands at a 64-byte boundary, on one thread, and the
+    weight gradient adds the blocks' products in block order; the bias gradient adds rows in
+    index order. A row's result then depends on its values and its place in its block only,
+    which the callers keep fixed (:func:`rows_in_place`, the score's blocks of steps).
+    """
+
+    @staticmethod
+    def forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        with one_thread(x.device):
+            products = [torch.addmm(bias, block, weight.T) for block in row_blocks(x)]
+        return torch.cat(products)[: x.shape[0]]
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        x, weight, _ = inputs
+        ctx.save_for_backward(x, weight)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, weight = ctx.saved_tensors
+        want_x, want_weight, want_bias = ctx.needs_input_grad
+        grads, grad_x, grad_weight = row_blocks(grad), None, None
+        with one_thread(grad.device):
+            if want_x:
+                grad_x = torch.cat([g @ weight for g in grads])[: x.shape[0]]
+            if want_weight:
+                for g, block in zip(grads, row_blocks(x), strict=True):
+                    part = g.T @ block
+                    grad_weight = part if grad_weight is None else grad_weight + part
+        grad_bias = ordered_sum(grad, 0) if want_bias else None
+        return grad_x, grad_weight, grad_bias
+
+
+def row_blocks(x: torch.Tensor) -> list[torch.Tensor]:
+    """The rows of ``x`` [M, d] in blocks of :data:`ROW_BLOCK` (the last padded with zero rows),
+    each contiguous from a 64-byte boundary; on a GPU, ``x`` whole."""
+    if x.device.type != "cpu":
+        return [aligned(x)]
+    short = -x.shape[0] % ROW_BLOCK
+    if short:
+        x = torch.cat([x, x.new_zeros(short, x.shape[1])])
+    return [aligned(block) for block in x.split(ROW_BLOCK)]
+
+
+def rows_in_place(net: nn.Module, obs: torch.Tensor, first: int) -> torch.Tensor:
+    """``net(obs)`` for observations [R, n, d] of trajectories ``first .. first + n - 1``, each
+    row in the place of its trajectory in blocks of :data:`ROW_BLOCK` (zero rows in front):
+    a trajectory's numbers are then the same in whichever chunk it is sampled."""
+    front = first % ROW_BLOCK if obs.device.type == "cpu" else 0
+    if front == 0:
+        return net(obs)
+    pad = obs.new_zeros(obs.shape[0], front, obs.shape[2])
+    return net(torch.cat([pad, obs], 1))[:, front:]
+
+
+def aligned(t: torch.Tensor) -> torch.Tensor:
+    """``t`` itself if it is contiguous from a 64-byte boundary (where torch allocates), else a
+    fresh copy (differentiable either way)."""
+    if torch.compiler.is_compiling() or (t.is_contiguous() and t.data_ptr() % 64 == 0):
+        return t  # a compiled graph owns its memory
+    return t.clone(memory_format=torch.contiguous_format)
 
 
 def layer_init(
@@ -41,7 +125,8 @@ def layer_init(
     weight = torch.empty((fan_out, fan_in), dtype=torch.float64)
     bias = torch.zeros(fan_out, dtype=torch.float64)
     if init is NetInit.orthogonal:
-        nn.init.orthogonal_(weight, gain=gain, generator=generator)
+        with one_thread(weight.device):  # a QR decomposition: LAPACK splits it among threads
+            nn.init.orthogonal_(weight, gain=gain, generator=generator)
     else:
         bound = 1 / math.sqrt(fan_in)
         weight.uniform_(-bound, bound, generator=generator)
@@ -96,8 +181,9 @@ class CategoricalMLP(Policy):
         return logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
 
     @torch.no_grad()
-    def sample(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        return sample_categorical(torch.softmax(self.net(obs), dim=-1), u[0])
+    def sample(self, obs: torch.Tensor, u: torch.Tensor, first: int = 0) -> torch.Tensor:
+        logits = rows_in_place(self.net, obs, first)
+        return sample_categorical(torch.softmax(logits, dim=-1), u[0])
 
 
 class GaussianMLP(Policy):
@@ -125,9 +211,9 @@ class GaussianMLP(Policy):
             else stack_runs([torch.full((action_dim,), log_std_init) for _ in generators])
         )
 
-    def mean_log_std(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and log σ, each [R, M, action_dim]."""
-        out = self.net(obs)
+    def mean_log_std(self, obs: torch.Tensor, first: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log σ, each [R, M, action_dim] (``first``: see :func:`rows_in_place`)."""
+        out = rows_in_place(self.net, obs, first)
         if self.log_std is None:
             mean, raw = out.split(self.action_dim, dim=-1)
             return mean, raw + self.log_std_init
@@ -139,11 +225,11 @@ class GaussianMLP(Policy):
         return Normal(mean, log_std.exp(), validate_args=False)
 
     def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        return self.distribution(obs).log_prob(actions).sum(-1)
+        return ordered_sum(self.distribution(obs).log_prob(actions), -1)
 
     @torch.no_grad()
-    def sample(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    def sample(self, obs: torch.Tensor, u: torch.Tensor, first: int = 0) -> torch.Tensor:
         """mean + σ·Φ⁻¹(u): one uniform per action coordinate, by the inverse normal CDF."""
-        mean, log_std = self.mean_log_std(obs)
+        mean, log_std = self.mean_log_std(obs, first)
         noise = torch.special.ndtri(u).permute(1, 2, 0).to(mean.dtype)  # [R, N, action_dim]
         return mean + log_std.exp() * noise

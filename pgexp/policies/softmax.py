@@ -12,7 +12,11 @@ import torch
 from torch import nn
 
 from pgexp.config import TableInit
+from pgexp.ordered import RunningSum, ordered_sum
 from pgexp.policies.base import Policy, one_generator, sample_categorical, stack_runs
+
+VJP_BLOCK = 4096
+"""State-action pairs whose feature products :meth:`LinearSoftmax.logit_vjp` holds at once."""
 
 
 class TablePolicy(Policy):
@@ -23,6 +27,12 @@ class TablePolicy(Policy):
 
     def logits(self) -> torch.Tensor:
         """[R, S, A] logits of every state, absorbing state included."""
+        raise NotImplementedError
+
+    def logit_vjp(self, grad: torch.Tensor) -> torch.Tensor:
+        """[R, P] ∂/∂θ of Σ_{s,a} grad[r, s, a]·logits[r, s, a] for ``grad`` [R, S, A]: the
+        gradient with respect to the parameters of a function whose gradient with respect to the
+        logits is ``grad`` (flat, in the order of ``parameters()``; no autograd)."""
         raise NotImplementedError
 
     def log_probs(self) -> torch.Tensor:
@@ -39,7 +49,7 @@ class TablePolicy(Policy):
         return self.log_probs()[runs, states, actions]
 
     @torch.no_grad()
-    def sample(self, states: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    def sample(self, states: torch.Tensor, u: torch.Tensor, first: int = 0) -> torch.Tensor:
         """[R, N] int64 actions a ~ π(·|s) for states [R, N] and uniforms [1, R, N] (a finite
         MDP's sampler draws actions with the next states instead: ``FiniteMDP.step_table``)."""
         runs = torch.arange(states.shape[0], device=states.device).unsqueeze(1)
@@ -81,6 +91,9 @@ class TabularSoftmax(TablePolicy):
         pad = self.n_states - self.theta.shape[1]
         return torch.nn.functional.pad(self.theta, (0, 0, 0, pad))
 
+    def logit_vjp(self, grad: torch.Tensor) -> torch.Tensor:
+        return grad[:, : self.theta.shape[1]].flatten(1).clone()  # θ[s] are the logits of s
+
 
 class LinearSoftmax(TablePolicy):
     """π(a|s) ∝ exp(φ(s, a)·θ), θ ∈ R^d per run, with fixed features φ of shape [S, A, d]."""
@@ -101,6 +114,16 @@ class LinearSoftmax(TablePolicy):
         self.theta = _init((dim,), init, init_scale, gens)
 
     def logits(self) -> torch.Tensor:
-        # a product and a sum over d per entry (not a matrix product, whose summation order
+        # products summed over d in index order (not a matrix product, whose order of addition
         # depends on how many runs share it): the logits of run r never depend on R
-        return (self.features.unsqueeze(0) * self.theta[:, None, None, :]).sum(-1)
+        return ordered_sum(self.features.unsqueeze(0) * self.theta[:, None, None, :], -1)
+
+    def logit_vjp(self, grad: torch.Tensor) -> torch.Tensor:
+        """Σ_{s,a} grad[r, s, a]·φ(s, a), over the (s, a) pairs in index order, a block of
+        pairs at a time (memory: one block of products)."""
+        R, S, A = grad.shape
+        pairs, phi = grad.reshape(R, S * A, 1), self.features.reshape(1, S * A, -1)
+        total = RunningSum()
+        for first in range(0, S * A, VJP_BLOCK):
+            total.add(pairs[:, first : first + VJP_BLOCK] * phi[:, first : first + VJP_BLOCK])
+        return total.value(grad.dtype)
