@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import cache
 from itertools import pairwise
 from typing import Any
 
@@ -23,45 +24,40 @@ ACTIVATIONS: dict[Activation, type[nn.Module]] = {
 
 
 ROW_BLOCK = 64
-"""Rows per matrix product on the CPU (see :class:`Affine`)."""
+"""Rows per matrix of the batched products on the CPU (see :class:`Affine`)."""
 
 
 class RunLinear(nn.Module):
-    """R independent linear layers: y[r] = x[r] W[r]ᵀ + b[r] for x [R, M, fan_in].
-
-    Each run gets its own products (:class:`Affine`): a batched product sums in another order
-    for one run than for several, so a run's numbers would depend on its batch.
-    """
+    """R independent linear layers: y[r] = x[r] W[r]ᵀ + b[r] for x [R, M, fan_in]."""
 
     def __init__(self, weight: nn.Parameter, bias: nn.Parameter) -> None:
         super().__init__()
         self.weight, self.bias = weight, bias  # [R, fan_out, fan_in], [R, fan_out]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows = [
-            Affine.apply(x_r, aligned(w), aligned(b))
-            for x_r, w, b in zip(x, self.weight, self.bias, strict=True)
-        ]
-        return rows[0].unsqueeze(0) if len(rows) == 1 else torch.stack(rows)
+        if torch.is_grad_enabled():
+            return Affine.apply(x, self.weight, self.bias)
+        return affine(x, self.weight, self.bias)  # sampling: no autograd bookkeeping
 
 
 class Affine(torch.autograd.Function):
-    """y = x Wᵀ + b for the rows x [M, fan_in] of one run.
+    """y[r] = x[r] W[r]ᵀ + b[r] for x [R, M, fan_in], every row's numbers its own.
 
-    A BLAS library's order of addition in a product depends on the number of rows, on each
-    row's place among them, on where the operands lie in memory and on how threads split the
-    work. On the CPU every product therefore takes exactly :data:`ROW_BLOCK` rows (the last
-    block padded with zero rows), from operands at a 64-byte boundary, on one thread, and the
-    weight gradient adds the blocks' products in block order; the bias gradient adds rows in
-    index order. A row's result then depends on its values and its place in its block only,
-    which the callers keep fixed (:func:`rows_in_place`, the score's blocks of steps).
+    A BLAS product rounds a row according to how many rows it has, where the row lies among
+    them, where the operands lie in memory and how threads split the work, and a batched product
+    of one matrix takes another path than one of several. On the CPU each run's rows are cut
+    into blocks of exactly :data:`ROW_BLOCK` rows (the last padded with zero rows) and all
+    blocks of all runs go through one batched product of at least two matrices (a zero block is
+    added to a lone one), each block with its run's weights, from fresh 64-byte-aligned
+    operands, on one thread; the weight gradient adds each run's blocks in order, the bias
+    gradient its rows in index order. A row's result then depends on its values and its place
+    in its block only, which the callers keep fixed (:func:`rows_in_place`, the score's blocks
+    of steps). On a GPU it is one batched product of the R runs.
     """
 
     @staticmethod
     def forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        with one_thread(x.device):
-            products = [torch.addmm(bias, block, weight.T) for block in row_blocks(x)]
-        return torch.cat(products)[: x.shape[0]]
+        return affine(x, weight, bias)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
@@ -72,27 +68,55 @@ class Affine(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, weight = ctx.saved_tensors
         want_x, want_weight, want_bias = ctx.needs_input_grad
-        grads, grad_x, grad_weight = row_blocks(grad), None, None
+        grads, runs, per_run = row_blocks(grad)
+        grad_x = grad_weight = None
         with one_thread(grad.device):
             if want_x:
-                grad_x = torch.cat([g @ weight for g in grads])[: x.shape[0]]
+                grad_x = from_blocks(torch.bmm(grads, weight[runs]), x.shape)
             if want_weight:
-                for g, block in zip(grads, row_blocks(x), strict=True):
-                    part = g.T @ block
-                    grad_weight = part if grad_weight is None else grad_weight + part
-        grad_bias = ordered_sum(grad, 0) if want_bias else None
+                parts = torch.bmm(grads.transpose(1, 2), row_blocks(x)[0])  # [B, F, K]
+                R, F, K = weight.shape
+                grad_weight = ordered_sum(parts[: R * per_run].view(R, per_run, F, K), 1)
+        grad_bias = ordered_sum(grad, 1) if want_bias else None
         return grad_x, grad_weight, grad_bias
 
 
-def row_blocks(x: torch.Tensor) -> list[torch.Tensor]:
-    """The rows of ``x`` [M, d] in blocks of :data:`ROW_BLOCK` (the last padded with zero rows),
-    each contiguous from a 64-byte boundary; on a GPU, ``x`` whole."""
+def affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """[R, M, fan_out] x[r] W[r]ᵀ + b[r], computed as :class:`Affine` says."""
+    blocks, runs, _ = row_blocks(x)
+    with one_thread(x.device):
+        out = torch.baddbmm(bias[runs].unsqueeze(1), blocks, weight[runs].transpose(1, 2))
+    return from_blocks(out, x.shape)
+
+
+def row_blocks(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The rows of ``x`` [R, M, d] as blocks [B, ROW_BLOCK, d] (each run's last block padded
+    with zero rows, a zero block added when there would be one), each block's run [B] and the
+    blocks per run; on a GPU, ``x`` itself, 0..R-1 and 1."""
+    R, M, d = x.shape
     if x.device.type != "cpu":
-        return [aligned(x)]
-    short = -x.shape[0] % ROW_BLOCK
-    if short:
-        x = torch.cat([x, x.new_zeros(short, x.shape[1])])
-    return [aligned(block) for block in x.split(ROW_BLOCK)]
+        return x, torch.arange(R, device=x.device), 1
+    per_run = -(-M // ROW_BLOCK)
+    blocks = R * per_run
+    padded = x.new_zeros(max(blocks, 2) * ROW_BLOCK, d)  # fresh: 64-byte aligned
+    padded.view(max(blocks, 2), -1)[:blocks].view(R, per_run * ROW_BLOCK, d)[:, :M] = x
+    return padded.view(-1, ROW_BLOCK, d), block_runs(R, per_run, x.device), per_run
+
+
+@cache
+def block_runs(runs: int, per_run: int, device: torch.device) -> torch.Tensor:
+    """The run of each block of :func:`row_blocks` (at least two blocks)."""
+    index = torch.arange(runs, device=device).repeat_interleave(per_run)
+    return index.repeat(2) if index.numel() == 1 else index
+
+
+def from_blocks(out: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """[R, M, f] results of :func:`row_blocks`'s blocks [B, ROW_BLOCK, f] (padding dropped)."""
+    R, M = shape[0], shape[1]
+    if out.shape[0] == R and out.shape[1] == M:
+        return out
+    per_run = -(-M // ROW_BLOCK)
+    return out[: R * per_run].reshape(R, per_run * ROW_BLOCK, -1)[:, :M]
 
 
 def rows_in_place(net: nn.Module, obs: torch.Tensor, first: int) -> torch.Tensor:
@@ -104,14 +128,6 @@ def rows_in_place(net: nn.Module, obs: torch.Tensor, first: int) -> torch.Tensor
         return net(obs)
     pad = obs.new_zeros(obs.shape[0], front, obs.shape[2])
     return net(torch.cat([pad, obs], 1))[:, front:]
-
-
-def aligned(t: torch.Tensor) -> torch.Tensor:
-    """``t`` itself if it is contiguous from a 64-byte boundary (where torch allocates), else a
-    fresh copy (differentiable either way)."""
-    if torch.compiler.is_compiling() or (t.is_contiguous() and t.data_ptr() % 64 == 0):
-        return t  # a compiled graph owns its memory
-    return t.clone(memory_format=torch.contiguous_format)
 
 
 def layer_init(
