@@ -3,8 +3,8 @@
 pgexp's linear layers (``RunLinear``) cut each run's rows into blocks of 64 at fixed places,
 multiply all blocks in one batched product on one thread and sum gradients in index order;
 the plain alternative is one batched product (``torch.baddbmm``) of the R runs' whole row
-sets on torch's threads, whose results depend on the number of runs, rows and threads. Both compute pgexp's
-default MLP (4 → 64 → 64 → 2, tanh, float64) with the same weights:
+sets on torch's threads, whose results depend on the number of runs, rows and threads. Both
+compute pgexp's default MLP (4 → 64 → 64 → 2, tanh, float64) with the same weights:
 
 - ``sample``: the logits of N observations per run, R runs (what a rollout step computes);
 - ``gradient``: forward and backward of Σ log π over 4096 steps of one run (one block of the
