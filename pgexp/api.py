@@ -51,9 +51,9 @@ def train(
         pgexp.errors.ConfigError: for a value pgexp cannot run with (before any file is
             written, except ``mdp.npz`` for ``env=``).
     """
-    from pgexp.app import check_known_keys, run_name, typed_config
+    from pgexp.hydra_jobs import run_name, typed_config
     from pgexp.run import run
-    from pgexp.validation import validate
+    from pgexp.validation import check_known_keys, validate
 
     overrides = list(overrides)
     directory = Path(run_dir) if run_dir is not None else None
@@ -84,7 +84,7 @@ def _compose(overrides: list[str]) -> tuple[DictConfig, DictConfig]:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
 
-    from pgexp.app import CONF_DIR, register_configs
+    from pgexp.hydra_jobs import CONF_DIR, register_configs
 
     register_configs()
     try:

@@ -1,7 +1,7 @@
 """Typed config schemas, registered in Hydra's ConfigStore.
 
 Each YAML file under ``conf/<group>/`` starts from one of these schemas (its defaults list names
-``/hydra/pgexp_schema/<group>@_here_: <schema>``; :func:`pgexp.app.register_configs` stores
+``/hydra/pgexp_schema/<group>@_here_: <schema>``; :func:`pgexp.hydra_jobs.register_configs` stores
 them), so Hydra rejects unknown keys, wrong types and values outside an enum with a message
 naming the key.
 Value checks that a type cannot express (``N >= 1``, ``lr > 0``) live in :mod:`pgexp.validation`.

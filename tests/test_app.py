@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pgexp.app import HYDRA_FILES, remove_hydra_files
+from pgexp.hydra_jobs import HYDRA_FILES, remove_hydra_files
 
 
 def hydra_job(run_dir: Path) -> Path:

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from hydra_plugins.pgexp_batched_launcher.batched_launcher import Prepared, check_cluster, groups
 from hydra_plugins.pgexp_batched_launcher.on_submitit import TrainBatch
 from hydra_plugins.pgexp_batched_launcher.sweep_configs import SweepConfigCache
-from pgexp.app import UserError
+from pgexp.hydra_jobs import UserError
 from pgexp.job import Job
 from pgexp.records import Status
 from pgexp.run import run_batch
@@ -164,3 +164,41 @@ def test_a_sweep_run_again_into_its_directory_replaces_nothing(
     after = {p: p.read_bytes() for p in sorted(out_dir.rglob("*")) if p.is_file()}
     changed = [p for p in before if after.get(p) != before[p] and p.suffix != ".log"]
     assert changed == [p for p in changed if p.name == "multirun.yaml"], changed
+
+
+@pytest.mark.slow
+def test_job_end_callbacks_see_each_jobs_real_end(tmp_path: Path) -> None:
+    """Hydra's job-end callbacks run after a job's batch has trained, with its objective (as
+    with the basic launcher), not at set-up with pgexp's internal description of the job."""
+    out = pgexp(
+        tmp_path, "-m", "hydra/launcher=batched", "estimator=minibatch", "seed=0,1",
+        "train.iters=2", "logger=none", "train.progress=false", f"hydra.sweep.dir={tmp_path / 's'}",
+        "+hydra.callbacks.ljr._target_=hydra.experimental.callbacks.LogJobReturnCallback",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    log = out.stdout  # Hydra's log: set-up lines, then training, then the callbacks' lines
+    ends = [line.split(": ")[-1] for line in log.splitlines() if "Succeeded with" in line]
+    finals = [yaml.safe_load((tmp_path / "s" / j / "summary.json").read_text())["J_final"]
+              for j in ("0", "1")]  # fmt: skip
+    assert [float(v) for v in ends] == finals
+    assert log.index("Training 2 jobs in 1 batches") < log.index("Succeeded with")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["basic", "joblib", "batched"])
+def test_a_relative_env_path_is_read_from_where_pgexp_started_even_with_chdir(
+    launcher: str, tmp_path: Path
+) -> None:
+    """``hydra.job.chdir=true`` moves each job into its directory; ``env.path`` still means the
+    file relative to the directory the command ran in (Hydra's ``to_absolute_path``)."""
+    (tmp_path / "mdps").mkdir()
+    chain = Path(__file__).parent.parent / "examples" / "mdps" / "chain.yaml"
+    (tmp_path / "mdps" / "chain.yaml").write_text(chain.read_text())
+    out = pgexp(
+        tmp_path, "-m", f"hydra/launcher={launcher}", "hydra.job.chdir=true", "env=file",
+        "env.path=mdps/chain.yaml", "estimator=exact", "train.iters=2", "seed=0,1",
+        "logger=none", "train.progress=false", f"hydra.sweep.dir={tmp_path / 's'}",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("pgexp: ok") == 2
+    assert "#1 : env=file env.path=mdps/chain.yaml" in out.stdout  # Hydra's line for each job

@@ -8,9 +8,9 @@ import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 
-from pgexp.app import CONF_DIR
 from pgexp.config import SCHEMAS, Config, ExactMethod, MinibatchEstimatorConfig
 from pgexp.errors import ConfigError
+from pgexp.hydra_jobs import CONF_DIR
 from pgexp.validation import check_known_keys, validate
 from tests.helpers import compose, compose_raw
 

@@ -59,7 +59,9 @@ def test_a_requeued_job_resumes_to_the_metrics_of_an_uninterrupted_run(
     """`scontrol requeue`, as an administrator's pre-emption does: SLURM sends SIGTERM, the run
     checkpoints and stops. SIGUSR2 to the job's steps, as SLURM sends before the time limit that
     submitit asked for: the run checkpoints and stops, then submitit requeues the job. Either
-    way the requeued job (its two-minute hold lifted) continues the run."""
+    way the stopped job ends without a result, so the sweep keeps waiting while SLURM holds the
+    requeued job, which (its two-minute hold lifted) continues the run; the sweep then ends with
+    the run's final metrics."""
     args = ["estimator=minibatch", "estimator.N=300", "train.iters=60", "train.checkpoint_every=4"]
     common = ["logger=none", "train.progress=false", "train.eval_episodes=50", "seed=0"]
     sweep = tmp_path / "sweep"
@@ -78,9 +80,10 @@ def test_a_requeued_job_resumes_to_the_metrics_of_an_uninterrupted_run(
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert read_summary(sweep / "0" / "summary.json").status is Status.interrupted
-    start_requeued(job_id, deadline)
+    start_requeued(job_id, deadline, check=lambda: proc.poll() is None)  # still waiting
     err = proc.communicate(timeout=300)[1]
     assert proc.returncode == 0, err
+    assert read_summary(sweep / "0" / "summary.json").status is Status.ok
     assert [r.iter for r in read_metrics(metrics)] == list(range(1, 61))
     assert outputs(sweep / "0") == outputs(uninterrupted(tmp_path, [*args, "seed=0"]))
 

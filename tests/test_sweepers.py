@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pgexp.app import objective
+from pgexp.hydra_jobs import objective
 from pgexp.metrics import read_metrics, read_summary
 from pgexp.records import Status, Summary
 from pgexp.run import run
@@ -116,3 +116,39 @@ def test_optuna_finds_a_learning_rate_several_times_better_than_one(tmp_path: Pa
     assert baseline.J_final is not None
     assert best["best_value"] > 3 * baseline.J_final, (best, baseline.J_final)
     assert len(list(sweep.glob("[0-9]*/summary.json"))) == 12
+
+
+@pytest.mark.slow
+def test_the_optuna_sweeper_maximizes_without_being_told(tmp_path: Path) -> None:
+    """Hydra's Optuna sweeper minimizes by default; for pgexp, whose jobs return J, it
+    maximizes, and finds a rate far better than lr = 1."""
+    sweep = tmp_path / "sweep"
+    out = pgexp(
+        tmp_path, "-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=12", "env=frozenlake4x4",
+        "estimator=exact", "train.iters=30", "logger=none", "train.progress=false",
+        "train.lr=tag(log,interval(0.1,1000))", "hydra.sweeper.sampler.seed=0",
+        f"hydra.sweep.dir={sweep}",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    lr1 = run(compose(quiet(["env=frozenlake4x4", "estimator=exact", "train.iters=30",
+                             "train.lr=1"])), tmp_path / "lr1")  # fmt: skip
+    assert lr1.J_final is not None and best["best_value"] > 5 * lr1.J_final
+
+
+@pytest.mark.slow
+def test_a_diverged_trial_fails_and_the_search_goes_on(tmp_path: Path) -> None:
+    """Every trial diverges: each is a failed trial, all three run, and the search ends with
+    one line saying no trial completed (exit 1), not Optuna's traceback."""
+    sweep = tmp_path / "sweep"
+    out = pgexp(
+        tmp_path, "-m", "+experiment=lr_search", "env=pendulum", "policy=gaussian",
+        "train.lr=tag(log,interval(1000,1000000))", "hydra.sweeper.n_trials=3", "train.iters=5",
+        "logger=none", f"hydra.sweep.dir={sweep}",
+    )  # fmt: skip
+    assert out.returncode == 1
+    text = out.stdout + out.stderr
+    assert text.count("Failed experiment: pgexp: the run diverged") == 3, text
+    assert "pgexp: error: no trial completed" in out.stderr and "Traceback" not in text
+    for job in ("0", "1", "2"):
+        assert read_summary(sweep / job / "summary.json").status is Status.diverged

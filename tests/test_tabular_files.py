@@ -152,10 +152,12 @@ def test_the_command_line_refuses_file_mistakes_in_one_line(tmp_path: Path) -> N
     (tmp_path / "bad.yaml").write_text("P: [[[0.5, 0.4]], [[0, 1]]]\nR: [[1], [0]]\nmu0: [1, 0]\n")
     cases = {
         ("env=file",): "pgexp: error: env.path must be given (e.g. env.path=...)",
-        ("env=file", "env.path=nope.yaml"):
-            "pgexp: error: env.path cannot be read (No such file or directory: nope.yaml)",
+        ("env=file", "env.path=nope.yaml"):  # named as read: from where pgexp started
+            f"pgexp: error: env.path cannot be read (No such file or directory: "
+            f"{tmp_path / 'nope.yaml'})",
         ("env=file", "env.path=bad.yaml"):
-            "pgexp: error: env.path bad.yaml: P[0][0] sums to 0.9, not 1 (within 1e-09)",
+            f"pgexp: error: env.path {tmp_path / 'bad.yaml'}: P[0][0] sums to 0.9, not 1 "
+            "(within 1e-09)",
         ("policy=linear_softmax", "policy.features=env"):
             "pgexp: error: policy.features=env needs an MDP with features: env=file with a "
             "features field",

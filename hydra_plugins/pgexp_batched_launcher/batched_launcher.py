@@ -6,8 +6,10 @@ its ``.hydra/`` files and logging set-up), but instead of running the job right 
 it. The jobs that differ only in ``seed``, ``train.lr`` and the logger are then trained together
 by :func:`pgexp.run.run_batch`, at most ``max_batch`` at a time, each still writing its own
 ``metrics.jsonl``, ``summary.json`` and W&B run. Jobs that share nothing run as batches of one.
-With ``submitit`` set, each batch is one submitit job instead (see ``on_submitit.py``). It
-launches pgexp jobs only: the task function Hydra passes in is not called.
+With ``submitit`` set, each batch is one submitit job instead (see ``on_submitit.py``).
+
+It batches the jobs of ``pgexp``'s own task function only. Any other Hydra app that selects it
+gets Hydra's basic launcher: its task function runs job by job, in this process.
 """
 
 # no `from __future__ import annotations`: Hydra's plugin scan imports this module without
@@ -17,10 +19,20 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
+from hydra._internal.callbacks import Callbacks
+from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.utils import JobReturn, JobStatus, configure_log, run_job, setup_globals
+from hydra.core.utils import (
+    JobReturn,
+    JobStatus,
+    configure_log,
+    filter_overrides,
+    run_job,
+    setup_globals,
+)
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -32,15 +44,16 @@ from hydra_plugins.pgexp_batched_launcher.on_submitit import (
     submit,
 )
 from hydra_plugins.pgexp_batched_launcher.sweep_configs import SweepConfigCache
-from pgexp.app import (
+from pgexp.errors import ConfigError
+from pgexp.hydra_jobs import (
     UserError,
     forget_unstarted,
+    is_pgexp_task,
     job_from_hydra,
-    objective,
     remove_hydra_files,
     report_outcome,
+    sweep_objective,
 )
-from pgexp.errors import ConfigError
 from pgexp.job import Job, batch_key
 
 log = logging.getLogger(__name__)
@@ -58,6 +71,17 @@ class BatchedLauncherConf:
 ConfigStore.instance().store(
     group="hydra/launcher", name="batched", node=BatchedLauncherConf, provider="pgexp"
 )
+# hydra/launcher=batched_slurm: each batch of at most max_batch jobs (256) is one job of a SLURM
+# job array, so a 1000-seed sweep is a handful of cluster jobs; the keys of
+# hydra.launcher.submitit (SubmititConf) mean what they mean in hydra/launcher=slurm, and
+# cluster: local runs each batch as a process on this machine. A batch stopped by a pre-emption
+# or its time limit is requeued and continues its runs.
+ConfigStore.instance().store(
+    group="hydra/launcher",
+    name="batched_slurm",
+    node=BatchedLauncherConf(max_batch=256, submitit=SubmititConf()),
+    provider="pgexp",
+)
 
 
 @dataclass
@@ -67,7 +91,38 @@ class Prepared:
     ret: JobReturn
     job: Job | None
     """None when the job failed before it could run (its ``ret`` says why)."""
-    hydra_job_name: str
+    config: DictConfig
+    """The job's composed config, Hydra node included (what its callbacks are given)."""
+
+    @property
+    def hydra_job_name(self) -> str:
+        return str(self.config.hydra.job.name)
+
+
+class HeldEnd:
+    """Hydra's callbacks with ``on_job_end`` held back: a collected job ends when its batch has
+    trained, and its callbacks then see its real status and return value."""
+
+    def __init__(self, callbacks: Callbacks) -> None:
+        self.inner = callbacks
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.inner.on_job_start(config=config, **kwargs)
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        pass
+
+
+def end_job(callbacks: Callbacks, p: Prepared) -> None:
+    """Run the job-end callbacks of a job whose batch has trained, with Hydra's config set to
+    the job's as it is while a job runs."""
+    hydra_config = HydraConfig.instance()
+    previous = hydra_config.cfg
+    hydra_config.set_config(p.config)
+    try:
+        callbacks.on_job_end(config=p.config, job_return=p.ret)
+    finally:
+        hydra_config.cfg = previous
 
 
 def prepare(task_cfg: DictConfig) -> Job:
@@ -112,8 +167,11 @@ def record(batch: list[Prepared], outcome: Outcome | Exception) -> None:
             fail(p.ret, outcome)
         return
     for p, job, summary in zip(batch, jobs, outcome, strict=True):
-        p.ret.status, p.ret.return_value = JobStatus.COMPLETED, objective(summary)
         report_outcome(summary, job.run_dir)
+        try:
+            p.ret.status, p.ret.return_value = JobStatus.COMPLETED, sweep_objective(summary)
+        except UserError as err:  # a diverged trial of an Optuna search
+            fail(p.ret, err)
 
 
 def fail(ret: JobReturn, err: Exception) -> None:
@@ -148,10 +206,18 @@ class BatchedLauncher(Launcher):
         self.submitit = submitit
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
+        self.one_by_one: BasicLauncher | None = None
+        """Hydra's basic launcher, for a task function that is not pgexp's."""
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
+        if not is_pgexp_task(task_function):
+            self.one_by_one = BasicLauncher()
+            self.one_by_one.setup(
+                hydra_context=hydra_context, task_function=task_function, config=config
+            )
+            return
         self.config, self.hydra_context = config, hydra_context
         # the sweeper composes every job with this loader too (to check it composes) before
         # the launcher composes it again: both go through the cache
@@ -162,6 +228,9 @@ class BatchedLauncher(Launcher):
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
+        if self.one_by_one is not None:
+            log.info("Not pgexp's task function: its jobs run one by one (Hydra's basic launcher)")
+            return self.one_by_one.launch(job_overrides, initial_job_idx)
         setup_globals()
         assert self.config is not None and self.hydra_context is not None
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
@@ -185,16 +254,23 @@ class BatchedLauncher(Launcher):
             name = str(self.config.hydra.job.name)
             for batch, outcome in zip(batches, submit(jobs, conf, name), strict=True):
                 record(batch, outcome)
+        for p in prepared:
+            if p.job is not None:  # the others ended at set-up
+                end_job(self.hydra_context.callbacks, p)
         return [p.ret for p in prepared]
 
     def collect(self, idx: int, overrides: list[str]) -> Prepared:
-        """Set up job ``idx`` as the basic launcher would, and describe it."""
+        """Set up job ``idx`` as the basic launcher would, and describe it; its job-end
+        callbacks wait for its batch, unless it fails here."""
         assert self.config is not None and self.hydra_context is not None
+        log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
         sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
         with open_dict(sweep_config):
             sweep_config.hydra.job.id = sweep_config.hydra.job.num = idx
+        held_end = cast(Callbacks, HeldEnd(self.hydra_context.callbacks))
+        held = HydraContext(self.hydra_context.config_loader, held_end)
         ret = run_job(
-            hydra_context=self.hydra_context,
+            hydra_context=held,
             task_function=prepare,
             config=sweep_config,
             job_dir_key="hydra.sweep.dir",
@@ -202,6 +278,9 @@ class BatchedLauncher(Launcher):
         )
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         job = ret._return_value if ret.status is JobStatus.COMPLETED else None
-        if job is not None:
-            ret.status = JobStatus.UNKNOWN  # trained later, by its batch
-        return Prepared(ret, job, str(sweep_config.hydra.job.name))
+        prepared = Prepared(ret, job, sweep_config)
+        if job is None:
+            end_job(self.hydra_context.callbacks, prepared)
+        else:
+            ret.status, ret.return_value = JobStatus.UNKNOWN, None  # trained later, by its batch
+        return prepared

@@ -23,13 +23,21 @@ class SubmititConf:
     folder: str = "${hydra.sweep.dir}/.submitit/%j"
     """submitit's own logs and pickles."""
     partition: str | None = None
+    """SLURM partition (null: the cluster's default)."""
     timeout_min: int = 60
+    """Wall-clock limit per batch, minutes."""
     cpus_per_task: int = 1
+    """Cores per batch (set ``hardware.threads`` to match)."""
     gpus_per_node: int = 0
+    """GPUs per batch (with ``hardware=gpu``)."""
     mem_gb: int = 4
+    """Memory per batch, GB."""
     array_parallelism: int = 256
+    """How many batches run at once."""
     signal_delay_s: int = 120
+    """SIGUSR2 this many seconds before ``timeout_min``: checkpoint, requeue."""
     max_num_timeout: int = 3
+    """How many times a batch may hit ``timeout_min`` and be requeued."""
     additional_parameters: dict[str, Any] = field(default_factory=dict)
     """Further sbatch options, e.g. ``{account: my_account}``."""
 

@@ -1,0 +1,209 @@
+"""From a config Hydra composed to pgexp jobs, and back to what Hydra reports: shared by the
+``pgexp`` command (:mod:`pgexp.app`), the Python API and the launcher plugins.
+
+Importing this module runs no Hydra code with global effects (no ``@hydra.main``): Hydra's
+plugin scan imports the launcher plugins, and through them this module, in every Hydra app.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Any, NoReturn, cast
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
+from hydra.types import RunMode
+from hydra.utils import to_absolute_path
+from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
+
+from pgexp.config import SCHEMAS, Config, FileEnvConfig, LinearSoftmaxConfig
+from pgexp.errors import ConfigError
+from pgexp.job import HYDRA_FILES, Job
+from pgexp.records import Status, Summary
+from pgexp.validation import check_known_keys, validate
+
+FEATURE_KINDS = ("one_hot", "random", "env")
+"""``policy.features`` values that name no file."""
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+"""The config tree (next to the package: an editable install)."""
+
+
+class UserError(CompactHydraException):
+    """Printed by Hydra as its message alone: no traceback for a bad config value."""
+
+
+def register_configs() -> None:
+    """Store the root schema ``pgexp_schema``, the group schemas and pgexp's Optuna defaults.
+
+    Group schemas live under ``hydra/pgexp_schema/<group>/<name>`` so that ``pgexp --help`` lists
+    only the options a user picks. For ``pgexp`` only (this runs in its process, never at a
+    plugin's import), ``hydra/sweeper=optuna`` maximizes what jobs return and records a diverged
+    run as a failed trial without ending the search (the plugin minimizes, and stops at the first
+    failure): the plugin's own schema with those two values, and its sweeper with a one-line end
+    when no trial completed (``hydra_plugins/pgexp_optuna``).
+    """
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="pgexp_schema", node=Config)
+    for group, schemas in SCHEMAS.items():
+        for name, node in schemas.items():
+            cs.store(group=f"hydra/pgexp_schema/{group}", name=name, node=node)
+    # after Hydra's plugin scan, which runs every plugin module again (the plugin's own
+    # config module would store its defaults over these)
+    from hydra.core.plugins import Plugins
+    from hydra_plugins.hydra_optuna_sweeper.config import Direction, OptunaSweeperConf
+
+    Plugins.instance()
+    maximize = OptunaSweeperConf(
+        _target_="hydra_plugins.pgexp_optuna.optuna_sweeper.PgexpOptunaSweeper",
+        direction=Direction.maximize,
+        max_failure_rate=1.0,
+    )
+    cs.store(group="hydra/sweeper", name="optuna", node=maximize, provider="pgexp")
+
+
+def run_name(cfg: Config, override_dirname: str) -> str:
+    """A readable run name: env, estimator, the job's overrides and the seed."""
+    parts = [cfg.env.name, cfg.estimator.name, override_dirname, f"seed{cfg.seed}"]
+    return "-".join(p for p in parts if p)
+
+
+def remove_hydra_files(run_dir: Path, job_name: str) -> None:
+    """Undo what Hydra wrote for a job that never started: its ``.hydra/`` files and log, then
+    the directory and its parent if they are left empty (nothing else is ever removed)."""
+    for name in (*HYDRA_FILES, f"{job_name}.log"):
+        (run_dir / name).unlink(missing_ok=True)
+    cwd = Path.cwd().resolve()
+    for folder in (run_dir / ".hydra", run_dir, run_dir.parent):
+        if cwd.is_relative_to(folder.resolve()):  # never the working directory or above it
+            return
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or already gone
+            return
+
+
+def report_config_error(err: ConfigError, multirun: bool) -> NoReturn:
+    """One line and exit 1 for a single run; in a multirun Hydra's error naming the job's
+    overrides, after the other jobs have run."""
+    message = f"pgexp: error: {err}"
+    if multirun:
+        raise UserError(message) from None
+    print(message, file=sys.stderr)
+    raise SystemExit(1)
+
+
+def typed_config(dcfg: DictConfig) -> Config:
+    """The typed config; :class:`ConfigError` naming a required key left unset (``???``)."""
+    try:
+        return cast(Config, OmegaConf.to_object(dcfg))
+    except MissingMandatoryValue as err:
+        key = err.full_key or "a key"
+        raise ConfigError(key, f"must be given (e.g. {key}=...)") from None
+
+
+def with_absolute_paths(cfg: Config) -> Config:
+    """``cfg`` with its input files (``env.path``, a ``policy.features`` file) made absolute
+    against the directory pgexp was started in (Hydra's ``to_absolute_path``), so that
+    ``hydra.job.chdir=true`` reads the same files, whatever the launcher."""
+    if isinstance(cfg.env, FileEnvConfig):
+        cfg.env.path = to_absolute_path(cfg.env.path)
+    policy = cfg.policy
+    if isinstance(policy, LinearSoftmaxConfig) and policy.features not in FEATURE_KINDS:
+        policy.features = to_absolute_path(policy.features)
+    return cfg
+
+
+def job_from_hydra(dcfg: DictConfig) -> Job:
+    """The job Hydra has set up (its output directory, name, sweep group and overrides), with
+    its config validated; :class:`ConfigError` for a value pgexp cannot run with."""
+    hc = HydraConfig.get()
+    cfg = with_absolute_paths(typed_config(dcfg))
+    resolved = cast(dict[str, Any], OmegaConf.to_container(dcfg, resolve=True, enum_to_str=True))
+    sweep = Path(hc.sweep.dir)
+    check_known_keys(dcfg, cfg)  # `+train.foo=1` adds a key that to_object would drop
+    validate(cfg)  # before torch is imported: a bad value answers in a second
+    return Job(
+        cfg,
+        Path(hc.runtime.output_dir),
+        name=run_name(cfg, hc.job.override_dirname),
+        group=f"{sweep.parent.name}_{sweep.name}" if hc.mode == RunMode.MULTIRUN else None,
+        overrides=list(hc.overrides.task),
+        resolved=resolved,
+    )
+
+
+def forget_unstarted(run_dir: Path, job_name: str) -> None:
+    """Undo Hydra's files of a job that never ran (a directory with metrics holds a run)."""
+    if not (run_dir / "metrics.jsonl").exists():
+        remove_hydra_files(run_dir, job_name)
+
+
+def abandon_job(run_dir: Path, job_name: str, err: ConfigError, multirun: bool) -> NoReturn:
+    """A job that cannot run: undo Hydra's files unless the directory holds a run, then
+    report."""
+    forget_unstarted(run_dir, job_name)
+    report_config_error(err, multirun)
+
+
+SWEEP: list[tuple[Path, Summary]] = []
+"""The jobs of this process's multirun that finished, for the closing line."""
+
+
+def report_outcome(summary: Summary, run_dir: Path) -> None:
+    """The line a finished job prints, and one per warning of its summary."""
+    print(f"pgexp: {outcome(summary)} -> {run_dir}", file=sys.stderr)
+    for warning in summary.warnings:
+        print(f"pgexp: warning: {warning} ({run_dir})", file=sys.stderr)
+    SWEEP.append((run_dir, summary))
+
+
+def sweep_closing_line() -> str | None:
+    """One line on a multirun's diverged jobs (None when none diverged)."""
+    diverged = [str(d) for d, s in SWEEP if s.status is Status.diverged]
+    if not diverged:
+        return None
+    return f"pgexp: {len(diverged)} of {len(SWEEP)} jobs diverged: {', '.join(diverged)}"
+
+
+def sweep_objective(summary: Summary) -> float:
+    """What a job returns to Hydra's sweeper: :func:`objective`; but a diverged run raises
+    :class:`UserError` under the Optuna sweeper, where that makes a failed trial (Optuna refuses
+    NaN, and the plugin then stops the search with a traceback)."""
+    if summary.status is Status.diverged and "Optuna" in str(HydraConfig.get().sweeper._target_):
+        raise UserError("pgexp: the run diverged: a failed trial")
+    return objective(summary)
+
+
+def is_pgexp_task(task_function: Any) -> bool:
+    """Whether Hydra's task function is the ``pgexp`` command's (whose jobs the batched
+    launchers may train in batches)."""
+    return (
+        getattr(task_function, "__module__", None) == "pgexp.app"
+        and getattr(task_function, "__name__", None) == "task"
+    )
+
+
+def objective(summary: Summary) -> float:
+    """What a job returns to Hydra's sweepers (Optuna maximizes it): J_final, or the final
+    evaluation return where there is no exact J; NaN (a failed trial) when neither exists."""
+    for value in (summary.J_final, summary.return_final):
+        if value is not None:
+            return value
+    return math.nan
+
+
+def outcome(summary: Summary) -> str:
+    """One line on how a run ended, e.g. ``ok, 30 iterations in 0.6 s: J_final=0.7104 ...``."""
+
+    def fmt(value: float | None) -> str:
+        return "null" if value is None else f"{value:.4g}"
+
+    return (
+        f"{summary.status.value}, {summary.iters} iterations in {summary.time_s:.1f} s: "
+        f"J_final={fmt(summary.J_final)} return_final={fmt(summary.return_final)} "
+        f"env_steps={summary.env_steps}"
+    )
