@@ -11,6 +11,7 @@ run of the same arrays are the same run.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,8 +49,9 @@ def train(
             and ``env.discount``.
         run_dir: where the run's files go (default: Hydra's ``outputs/<date>/<time>``).
     Raises:
-        pgexp.errors.ConfigError: for a value pgexp cannot run with (before any file is
-            written, except ``mdp.npz`` for ``env=``).
+        pgexp.errors.ConfigError: for a value pgexp cannot run with, or a run directory that
+            is not this run's, before any file is written (``mdp.npz`` for ``env=`` is written
+            first, into a directory that holds no other MDP).
     """
     from pgexp.hydra_jobs import run_name, typed_config
     from pgexp.run import run
@@ -59,9 +61,7 @@ def train(
     directory = Path(run_dir) if run_dir is not None else None
     if env is not None:  # the arrays go into the run directory, which must be known first
         directory = directory or Path(str(_compose(overrides)[1].run.dir))
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / "mdp.npz"
-        np.savez(path, **_arrays(env))  # type: ignore[arg-type]
+        path = _store_mdp(env, directory, "train.overwrite=true" in overrides)
         overrides += ["env=file", f"env.path={path.resolve()}", f"env.horizon={env.horizon}",
                       f"env.discount={env.discount}"]  # fmt: skip
     dcfg, hydra_node = _compose(overrides)
@@ -98,6 +98,26 @@ def _compose(overrides: list[str]) -> tuple[DictConfig, DictConfig]:
     with open_dict(dcfg):
         hydra_node = dcfg.pop("hydra")
     return dcfg, hydra_node
+
+
+def _store_mdp(env: TabularMDP, directory: Path, overwrite: bool) -> Path:
+    """``directory/mdp.npz`` holding ``env``'s arrays: written when absent, kept when it holds
+    these very arrays (the same run again), refused in one line when it holds another MDP,
+    before anything is written (unless ``overwrite``)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **_arrays(env))  # type: ignore[arg-type]
+    path = directory / "mdp.npz"
+    if path.exists() and not overwrite:
+        if path.read_bytes() == buffer.getvalue():
+            return path
+        raise ConfigError(
+            f"run directory {directory}",
+            "holds a run whose mdp.npz holds another MDP: pgexp never replaces a run silently. "
+            "Choose another run_dir, or add train.overwrite=true to replace it",
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue())
+    return path
 
 
 def _arrays(env: TabularMDP) -> dict[str, np.ndarray]:

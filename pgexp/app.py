@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from omegaconf import DictConfig
 from pgexp.errors import ConfigError
 from pgexp.hydra_jobs import (
     CONF_DIR,
+    STARTED,
     SWEEP,
     abandon_job,
     job_from_hydra,
@@ -38,12 +40,26 @@ DIVERGED_EXIT = 3
 """Exit status of a single run that ended ``diverged`` (its files are complete)."""
 
 
+def continue_command() -> str:
+    """The command that continues what was interrupted: this one, in the same run directory
+    (or sweep directory), which a default ``outputs/<date>/<time>`` would not be."""
+    args = sys.argv[1:]
+    if STARTED:
+        key, directory = STARTED[-1]
+        args = [a for a in args if not a.startswith(f"{key}=")] + [f"{key}={directory}"]
+    return shlex.join(["pgexp", *args])
+
+
 def task(dcfg: DictConfig) -> float:
     """Hydra's task function: run one job (a batch of one); return its objective for sweepers.
     The batched launchers recognise it and train its jobs in batches; any other task function
     they run job by job, as Hydra's basic launcher does."""
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
+    multirun = hc.mode == RunMode.MULTIRUN
+    STARTED.append(
+        ("hydra.sweep.dir", Path(hc.sweep.dir)) if multirun else ("hydra.run.dir", run_dir)
+    )
     try:
         job = job_from_hydra(dcfg)
         from pgexp.run import run_batch
@@ -105,7 +121,7 @@ def main() -> None:
         )
         print(
             f"pgexp: interrupted by {name}: a run that was training stopped after its last "
-            "complete iteration, with its checkpoint; the same command continues it",
+            f"complete iteration, with its checkpoint; continue it with: {continue_command()}",
             file=sys.stderr,
         )
         raise SystemExit(code) from None

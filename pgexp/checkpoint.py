@@ -11,6 +11,7 @@ during the write leaves the previous checkpoint whole.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,13 @@ from typing import Any
 
 import torch
 
-from pgexp.config import Config, NoLoggerConfig
+from pgexp.config import (
+    FEATURE_KINDS,
+    Config,
+    FileEnvConfig,
+    LinearSoftmaxConfig,
+    NoLoggerConfig,
+)
 from pgexp.job import HYDRA_FILES
 
 CHECKPOINT = "checkpoint.pt"
@@ -27,11 +34,41 @@ CHECKPOINT = "checkpoint.pt"
 def fingerprint(cfg: Config) -> str:
     """What a run's numbers depend on: the config less the logger and the keys that only say
     how to start or show it (``train.progress``, ``resume``, ``overwrite``,
-    ``checkpoint_every``)."""
+    ``checkpoint_every``), then one line per input file (``env.path``, a ``policy.features``
+    file) with the SHA-256 of its content, so that an edited file makes another run."""
     train = dataclasses.replace(
         cfg.train, progress=True, resume=False, overwrite=False, checkpoint_every=0
     )
-    return repr(dataclasses.replace(cfg, train=train, logger=NoLoggerConfig()))
+    text = repr(dataclasses.replace(cfg, train=train, logger=NoLoggerConfig()))
+    return "".join([text, *(f"\n{key} sha256={digest}" for key, digest in input_files(cfg))])
+
+
+def input_files(cfg: Config) -> list[tuple[str, str]]:
+    """(key, SHA-256 of the file's bytes, or ``unreadable``) for each file the config reads."""
+    files = []
+    if isinstance(cfg.env, FileEnvConfig):
+        files.append(("env.path", cfg.env.path))
+    policy = cfg.policy
+    if isinstance(policy, LinearSoftmaxConfig) and policy.features not in FEATURE_KINDS:
+        files.append(("policy.features", policy.features))
+    out = []
+    for key, path in files:
+        try:
+            out.append((key, hashlib.sha256(Path(path).read_bytes()).hexdigest()))
+        except OSError:
+            out.append((key, "unreadable"))
+    return out
+
+
+def what_changed(old: str, new: str) -> str:
+    """What differs between two fingerprints, in words."""
+    old_config, *old_files = old.split("\n")
+    new_config, *new_files = new.split("\n")
+    if old_config == new_config:
+        keys = [n.split(" ")[0] for o, n in zip(old_files, new_files, strict=False) if o != n]
+        if keys and len(old_files) == len(new_files):
+            return f"the content of {' and '.join(keys)} changed since the run started"
+    return "its config differs"
 
 
 @dataclass

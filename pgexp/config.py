@@ -199,6 +199,10 @@ class TabularSoftmaxConfig(TablePolicyConfig):
     name: str = "tabular_softmax"
 
 
+FEATURE_KINDS = ("one_hot", "random", "env")
+"""``policy.features`` values that name no file."""
+
+
 @dataclass
 class LinearSoftmaxConfig(TablePolicyConfig):
     """π(a|s) ∝ exp(φ(s, a)·θ) with θ ∈ R^d."""

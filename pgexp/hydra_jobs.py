@@ -18,14 +18,12 @@ from hydra.types import RunMode
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
-from pgexp.config import SCHEMAS, Config, FileEnvConfig, LinearSoftmaxConfig
+from pgexp.config import FEATURE_KINDS, SCHEMAS, Config, FileEnvConfig, LinearSoftmaxConfig
 from pgexp.errors import ConfigError
 from pgexp.job import HYDRA_FILES, Job
 from pgexp.records import Status, Summary
 from pgexp.validation import check_known_keys, validate
 
-FEATURE_KINDS = ("one_hot", "random", "env")
-"""``policy.features`` values that name no file."""
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 """The config tree (next to the package: an editable install)."""
 
@@ -121,6 +119,9 @@ def job_from_hydra(dcfg: DictConfig) -> Job:
     """The job Hydra has set up (its output directory, name, sweep group and overrides), with
     its config validated; :class:`ConfigError` for a value pgexp cannot run with."""
     hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    directory = ("hydra.sweep.dir", hc.sweep.dir) if multirun else ("hydra.run.dir", hc.run.dir)
+    STARTED.append((directory[0], Path(to_absolute_path(str(directory[1])))))
     cfg = with_absolute_paths(typed_config(dcfg))
     resolved = cast(dict[str, Any], OmegaConf.to_container(dcfg, resolve=True, enum_to_str=True))
     sweep = Path(hc.sweep.dir)
@@ -149,6 +150,9 @@ def abandon_job(run_dir: Path, job_name: str, err: ConfigError, multirun: bool) 
     report_config_error(err, multirun)
 
 
+STARTED: list[tuple[str, Path]] = []
+"""The directory key and directory of each run or sweep this process set up (the last one is
+what a Ctrl-C interrupts)."""
 SWEEP: list[tuple[Path, Summary]] = []
 """The jobs of this process's multirun that finished, for the closing line."""
 

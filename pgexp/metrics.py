@@ -41,3 +41,27 @@ def read_metrics(path: Path) -> list[IterationRecord]:
     """The records of a ``metrics.jsonl`` file, in order."""
     with path.open(encoding="utf-8") as f:
         return [from_json(IterationRecord, json.loads(line)) for line in f if line.strip()]
+
+
+def compact_iterations(iterations: list[int]) -> str:
+    """``[1, 2, 3, 7]`` → ``1..3, 7``; ``[]`` → ``none``."""
+    if not iterations:
+        return "none"
+    parts, start = [], iterations[0]
+    for prev, cur in zip(iterations, [*iterations[1:], None], strict=True):
+        if cur != prev + 1:
+            parts.append(str(start) if start == prev else f"{start}..{prev}")
+            start = cur if cur is not None else start
+    return ", ".join(parts)
+
+
+def missing_iterations(records: list[IterationRecord], iters: int) -> str | None:
+    """What is wrong with records that should be iterations 1..``iters`` each once, in order
+    (None when they are)."""
+    found = [r.iter for r in records]
+    if found == list(range(1, iters + 1)):
+        return None
+    return (
+        f"holds iterations {compact_iterations(found)}, not 1..{iters} as its summary says: "
+        "iterations are missing or repeated"
+    )

@@ -1,22 +1,38 @@
-"""How a job starts in its run directory: afresh, from its checkpoint, or not at all.
+"""How a job starts in its run directory: afresh, from its checkpoint, not at all, or not
+again.
 
 - nothing there (or only Hydra's files): afresh;
 - an unfinished run (interrupted, killed or crashed) of the same config: from its checkpoint,
-  whether or not ``train.resume=true`` was given (a requeued cluster job cannot add it);
-- a finished run (``ok`` or ``diverged``), or an unfinished run of another config: refused, with
-  ``train.overwrite=true`` as the way to replace it.
+  whether or not ``train.resume=true`` was given (a requeued cluster job cannot add it), provided
+  ``metrics.jsonl`` holds each of its iterations 1..k once (never a resume with a gap);
+- a finished run (``ok`` or ``diverged``) of the same config: not again, its summary is the
+  job's result (a sweep run again reports its finished jobs and runs the others);
+- a finished run of another config, an unfinished run of another config (the config or the
+  content of an input file differs), a run without a checkpoint or with damaged records:
+  refused, with ``train.overwrite=true`` as the way to replace it.
+
+Every refusal happens before anything in the directory changes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from pgexp.checkpoint import CHECKPOINT, Checkpoint, fingerprint, load, restore_hydra_files
+from pgexp.checkpoint import (
+    CHECKPOINT,
+    Checkpoint,
+    fingerprint,
+    load,
+    restore_hydra_files,
+    what_changed,
+)
 from pgexp.errors import ConfigError
 from pgexp.job import Job
-from pgexp.records import Status
+from pgexp.metrics import compact_iterations, read_summary
+from pgexp.records import Status, Summary
 
 FINISHED = (Status.ok, Status.diverged)
 RUN_FILES = ("metrics.jsonl", "summary.json", CHECKPOINT)
@@ -42,15 +58,21 @@ def refuse(run_dir: Path, problem: str, checkpoint: Checkpoint | None) -> Config
     )
 
 
-def claim(job: Job) -> Checkpoint | None:
-    """The checkpoint the job continues from, or None to start afresh (after clearing what an
-    overwritten run left). Raises :class:`ConfigError` when the directory is not the job's to
-    use, before anything in it is changed."""
+@dataclass
+class Finished:
+    """A run directory that holds this very run, finished: its summary is the result."""
+
+    summary: Summary
+
+
+def claim(job: Job) -> Checkpoint | Finished | None:
+    """The checkpoint the job continues from, the finished run that is its result, or None to
+    start afresh (with ``train.overwrite``, after :func:`clear`). Raises :class:`ConfigError`
+    when the directory is not the job's to use; nothing in it is changed but Hydra's rewritten
+    ``.hydra/`` files, put back."""
     run_dir, train = job.run_dir, job.cfg.train
     if train.overwrite:
-        for name in RUN_FILES:
-            (run_dir / name).unlink(missing_ok=True)
-        return None
+        return None  # the caller clears the directory once every job of its batch may start
     status = previous_status(run_dir)
     checkpoint = None
     if (run_dir / CHECKPOINT).is_file():
@@ -58,17 +80,54 @@ def claim(job: Job) -> Checkpoint | None:
             checkpoint = load(run_dir / CHECKPOINT)
         except ValueError as err:
             raise refuse(run_dir, f"holds an unreadable checkpoint ({err})", None) from None
-    if status in FINISHED:
-        raise refuse(run_dir, f"holds a finished run (status {status.value})", checkpoint)
     if checkpoint is None:
         if any((run_dir / name).exists() for name in RUN_FILES):
             raise refuse(run_dir, "holds a run without a checkpoint to continue from", None)
         if train.resume:
             raise ConfigError("train.resume", f"is true but {run_dir} holds no run to continue")
         return None
-    if checkpoint.fingerprint != fingerprint(job.cfg):
-        raise refuse(run_dir, "holds an unfinished run of another config", checkpoint)
+    expected = fingerprint(job.cfg)
+    if checkpoint.fingerprint != expected:
+        kind = "a finished" if status in FINISHED else "an unfinished"
+        change = what_changed(checkpoint.fingerprint, expected)
+        raise refuse(run_dir, f"holds {kind} run of another config ({change})", checkpoint)
+    if status in FINISHED:
+        restore_hydra_files(run_dir, checkpoint.hydra_files)
+        return Finished(read_summary(run_dir / "summary.json"))
+    check_records(run_dir, checkpoint)
     return checkpoint
+
+
+def clear(run_dir: Path) -> None:
+    """Remove what a run left in ``run_dir`` (``train.overwrite=true``)."""
+    for name in RUN_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def check_records(run_dir: Path, checkpoint: Checkpoint) -> None:
+    """Refuse a resume unless ``metrics.jsonl`` holds iterations 1..k of the checkpoint, each
+    once and in order (lines after them, and a line cut short, are what a resume drops)."""
+    k, path = checkpoint.iteration, run_dir / "metrics.jsonl"
+    found: list[int] = []
+    problem = None
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()[:k] if k else []
+    except OSError:
+        lines, problem = [], "the file is missing or unreadable"
+    for number, line in enumerate(lines, 1):
+        try:
+            found.append(json.loads(line)["iter"])
+        except (ValueError, KeyError, TypeError):
+            problem = f"line {number} is not a record"
+            break
+    if found != list(range(1, k + 1)):
+        problem = problem or f"it holds iterations {compact_iterations(found)}"
+        raise refuse(
+            run_dir,
+            f"holds a checkpoint at iteration {k} but its metrics.jsonl does not hold "
+            f"iterations 1..{k} ({problem}): pgexp never resumes with a gap",
+            checkpoint,
+        )
 
 
 def keep_records(path: Path, iterations: int) -> None:

@@ -3,10 +3,11 @@ run's directory. A single run is a batch of one."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from tqdm import tqdm
@@ -42,12 +43,16 @@ from pgexp.policies import Policy, TablePolicy, make_policy
 from pgexp.provenance import provenance
 from pgexp.records import Status, Summary, to_json
 from pgexp.resources import EVAL_CHUNK, check_fits
-from pgexp.resume import claim, keep_records
+from pgexp.resume import Finished, claim, clear, keep_records
 from pgexp.rollout import TrajectorySampler, make_sampler
+from pgexp.rundir_lock import RunDirLock
 from pgexp.seeding import init_generator
 from pgexp.tracking import make_tracker
 from pgexp.training import RunBatch, RunOutput, train
 from pgexp.validation import validate
+
+Start = Checkpoint | Finished | None
+"""How a job starts: from its checkpoint, not at all (finished before), or afresh."""
 
 
 def eval_episodes(cfg: Config) -> int:
@@ -159,31 +164,53 @@ def run_batch(jobs: Sequence[Job]) -> list[Summary]:
         if batch_key(job.cfg) != batch_key(cfg):
             raise ValueError("jobs of one batch may differ only in seed, train.lr and logger")
     env, device, dtype = preflight(cfg, len(jobs))
+    locks = [RunDirLock(job.run_dir) for job in jobs]
     try:
-        starts, refusals = [], []
-        for job in jobs:  # every job's directory is checked (and its .hydra/ files restored)
-            try:
-                starts.append(claim(job))
-            except ConfigError as err:
-                refusals.append(err)
-        if refusals:
-            raise refusals[0]
+        starts = start_points(jobs, locks)
         if isinstance(env, FiniteMDP):
             env = env.to(device)
         if cfg.hardware.compile:
             env = compile_env(env)
-        by_start: dict[int, list[int]] = {}
-        for i, checkpoint in enumerate(starts):
-            by_start.setdefault(checkpoint.iteration if checkpoint else 0, []).append(i)
         summaries: dict[int, Summary] = {}
+        by_start: dict[int, list[int]] = {}
+        for i, (job, start) in enumerate(zip(jobs, starts, strict=True)):
+            if isinstance(start, Finished):
+                summaries[i] = start.summary
+                print(f"pgexp: {job.run_dir} holds this run, finished before: its summary is the "
+                      "result (not run again)", file=sys.stderr)  # fmt: skip
+            else:
+                by_start.setdefault(start.iteration if start else 0, []).append(i)
         for indices in by_start.values():
             batch = [jobs[i] for i in indices]
-            done = train_jobs(batch, [starts[i] for i in indices], env, device, dtype)
+            checkpoints = [cast(Checkpoint | None, starts[i]) for i in indices]
+            done = train_jobs(batch, checkpoints, env, device, dtype)
             summaries.update(zip(indices, done, strict=True))
     finally:
+        for lock in locks:
+            lock.release()
         if isinstance(env, GymVectorEnv):
             env.close()
     return [summaries[i] for i in range(len(jobs))]
+
+
+def start_points(jobs: Sequence[Job], locks: Sequence[RunDirLock]) -> list[Start]:
+    """Lock every job's run directory and decide how each starts (:func:`pgexp.resume.claim`);
+    the first refusal is raised after every directory was checked (and its ``.hydra/`` files
+    put back), before anything is removed. Then ``train.overwrite`` clears its directories."""
+    starts: list[Start] = []
+    refusals = []
+    for job, lock in zip(jobs, locks, strict=True):
+        try:
+            lock.acquire()
+            starts.append(claim(job))
+        except ConfigError as err:
+            refusals.append(err)
+    if refusals:
+        raise refusals[0]
+    for job in jobs:
+        if job.cfg.train.overwrite:
+            clear(job.run_dir)
+    return starts
 
 
 def preflight(

@@ -20,6 +20,10 @@ OFFLINE_WAIT_S = 10.0
 """How long to wait for wandb-core to write an offline run's records after ``finish()``."""
 
 
+ONLINE_DOWN: list[str] = []
+"""Why online W&B failed to start in this process, if it did."""
+
+
 class Tracker(Protocol):
     def log(self, record: dict[str, Any], step: int) -> None: ...
 
@@ -133,7 +137,9 @@ def start_wandb(
     cfg: WandbLoggerConfig, run_dir: Path, name: str, group: str | None, config: dict[str, Any]
 ) -> Tracker:
     """``wandb.init`` for one pgexp run, waiting at most ``logger.init_timeout_s``. An online
-    run that cannot start falls back to an offline one (one warning); if no run starts, a
+    run that cannot start falls back to an offline one (one warning), and so do the later
+    online runs of this process at once (the jobs of a batch, a sweep's jobs run in this
+    process): a sweep waits ``init_timeout_s`` once, not once per job. If no run starts, a
     warning and a :class:`NullTracker`."""
 
     def init(mode: WandbMode) -> Any:
@@ -156,15 +162,18 @@ def start_wandb(
     def offline() -> Any:
         return init(WandbMode.offline)
 
+    online = cfg.mode is WandbMode.online
     try:
+        if online and ONLINE_DOWN:
+            raise RuntimeError(f"online W&B did not start for an earlier run: {ONLINE_DOWN[0]}")
         run = init(cfg.mode)
     except Exception as err:
-        if cfg.mode is not WandbMode.online:
+        if not online:
             warn(f"W&B init failed, running without W&B (local files continue): {first_line(err)}")
             return NullTracker()
+        ONLINE_DOWN.append(first_line(err))
         tracker = WandbTracker(None, run_dir, offline=False, reopen=offline)
         return tracker if tracker.fall_back_offline("init", err) else NullTracker()
-    online = cfg.mode is WandbMode.online
     return WandbTracker(run, run_dir, offline=not online, reopen=offline if online else None)
 
 

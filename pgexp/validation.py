@@ -109,6 +109,11 @@ def validate_train(cfg: Config) -> None:
         _positive_finite("logger.init_timeout_s", cfg.logger.init_timeout_s)
     if cfg.hardware.threads is not None:
         _int_at_least("hardware.threads", cfg.hardware.threads, 1)
+    if cfg.train.overwrite and cfg.train.resume:
+        raise ConfigError(
+            "train.overwrite=true and train.resume=true",
+            "contradict each other (replace the run, or continue it): give one of them",
+        )
 
 
 VALIDATORS: tuple[Callable[[Config], None], ...] = (

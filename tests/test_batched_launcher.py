@@ -94,25 +94,28 @@ def test_a_cluster_that_cannot_run_here_is_refused_in_one_line(
 
 
 def test_a_requeued_batch_reads_its_finished_runs_back_and_trains_the_rest(tmp_path: Path) -> None:
-    def job(seed: int) -> Job:
-        args = ["estimator=minibatch", "estimator.N=10", "train.iters=3", f"seed={seed}"]
+    def job(seed: int, *more: str) -> Job:
+        args = ["estimator=minibatch", "estimator.N=10", "train.iters=3", f"seed={seed}", *more]
         return Job(compose(quiet(args)), tmp_path / str(seed))
 
     (finished,) = run_batch([job(0)])
-    refusal = TrainBatch()([job(0), job(1)])  # a first attempt replaces no finished run
-    assert isinstance(refusal, str) and "holds a finished run (status ok)" in refusal
-    assert not (tmp_path / "1").exists()
-    again = TrainBatch(requeued=True)([job(0), job(1)])
+    again = TrainBatch()([job(0), job(1)])  # as a requeued batch finds its first run done
     assert not isinstance(again, str)
     assert again[0] == finished and again[1].status is Status.ok
     assert again[1].J_final == run_batch([Job(job(1).cfg, tmp_path / "alone")])[0].J_final
+    refusal = TrainBatch()([job(0, "train.lr=3"), job(2)])  # a run of another config: refused
+    assert isinstance(refusal, str) and "holds a finished run of another config" in refusal
+    assert not (tmp_path / "2").exists()
+
+
+HYDRA_JOB = OmegaConf.create({"hydra": {"job": {"name": "pgexp", "num": 0}}})
 
 
 def test_jobs_are_grouped_by_what_they_share_and_cut_at_max_batch(tmp_path: Path) -> None:
     def prepared(*overrides: str) -> Prepared:
-        return Prepared(JobReturn(), Job(compose(quiet(list(overrides))), tmp_path), "pgexp")
+        return Prepared(JobReturn(), Job(compose(quiet(list(overrides))), tmp_path), HYDRA_JOB)
 
-    failed = Prepared(JobReturn(), None, "pgexp")  # a job that did not compose
+    failed = Prepared(JobReturn(), None, HYDRA_JOB)  # a job that did not compose
     jobs = [prepared("seed=0"), prepared("estimator.method=enumerate"), prepared("seed=1"),
             prepared("seed=2", "train.lr=3"), failed]  # fmt: skip
     assert [[jobs.index(p) for p in g] for g in groups(jobs, None)] == [[0, 2, 3], [1]]
@@ -158,7 +161,7 @@ def test_a_sweep_run_again_into_its_directory_replaces_nothing(
     )  # fmt: skip
     assert again.returncode == 1
     assert (
-        "holds a finished run (status ok)" in again.stderr
+        "holds a finished run of another config (its config differs)" in again.stderr
         and "train.overwrite=true" in again.stderr
     )
     after = {p: p.read_bytes() for p in sorted(out_dir.rglob("*")) if p.is_file()}

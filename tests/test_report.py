@@ -118,3 +118,18 @@ def test_a_missing_path_is_left_out_with_a_warning(
     assert "| estimator.N | n |" in captured.out
     with pytest.raises(SystemExit):
         main([str(tmp_path / "nowhere")])
+
+
+def test_a_gap_in_the_records_is_reported(
+    sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep / "0", copy / "0")
+    metrics = copy / "0" / "metrics.jsonl"
+    lines = metrics.read_text().splitlines()
+    metrics.write_text("\n".join([lines[0], *lines[2:]]) + "\n")  # iteration 2 lost
+    report([copy], tmp_path / "out")
+    assert (
+        f"pgexp-report: warning: {metrics}: holds iterations 1, 3..4, not 1..4 as its summary "
+        "says: iterations are missing or repeated"
+    ) in capsys.readouterr().err

@@ -141,12 +141,14 @@ def test_a_finished_run_is_never_replaced_and_its_hydra_files_come_back(tmp_path
     hydra.parent.mkdir()
     hydra.write_text("the finished run's config\n")
     run_batch([small(tmp_path, "train.overwrite=true")])  # replaces it, as asked
-    hydra.write_text("a new attempt's config, written by Hydra\n")
-    with pytest.raises(
-        ConfigError, match=r"holds a finished run \(status ok\).*train\.overwrite=true"
-    ):
-        run_batch([small(tmp_path)])
-    assert hydra.read_text() == "the finished run's config\n"
+    for other, change in (("train.lr=0.5", "its config differs"), ("seed=3", "")):
+        hydra.write_text("a new attempt's config, written by Hydra\n")
+        with pytest.raises(
+            ConfigError,
+            match=rf"holds a finished run of another config \({change}.*train\.overwrite=true",
+        ):
+            run_batch([small(tmp_path, other)])
+        assert hydra.read_text() == "the finished run's config\n"
     assert len(read_metrics(tmp_path / "run" / "metrics.jsonl")) == 3
 
 

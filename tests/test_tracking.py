@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from pgexp import tracking
+from pgexp.job import Job
 from pgexp.records import METRIC_KEYS, Status
-from pgexp.run import run
+from pgexp.run import run, run_batch
 from pgexp.wandb_offline import BLOCK, FIRST, FULL, LAST, MIDDLE, RunFileContents, read_records
 from tests.helpers import compose
 
@@ -113,6 +114,7 @@ def fake_wandb(
     module = ModuleType("wandb")
 
     def init(**kwargs: Any) -> FakeRun:
+        opts.get("attempts", []).append(kwargs["mode"])
         online = kwargs["mode"] == "online"
         if opts.get("fail_init") or (online and opts.get("fail_online_init")):
             raise RuntimeError("api_key not configured (no-tty)\nsecond line")
@@ -128,6 +130,12 @@ def fake_wandb(
     monkeypatch.setitem(__import__("sys").modules, "wandb", module)
     monkeypatch.setattr(tracking, "OFFLINE_WAIT_S", 1.0)
     return calls
+
+
+@pytest.fixture(autouse=True)
+def online_not_tried_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts as a new process: no online W&B failure seen yet."""
+    monkeypatch.setattr(tracking, "ONLINE_DOWN", [])
 
 
 def run_bandit(tmp_path: Path, *overrides: str) -> Any:
@@ -229,3 +237,19 @@ def test_an_online_run_that_fails_goes_on_in_an_offline_run_with_its_history(
     assert calls[-1] == ("finish", 0)
     assert summary.status is Status.ok
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 7
+
+
+def test_a_batch_waits_for_online_wandb_once_not_once_per_job(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After one online init failed (a timeout: up to ``logger.init_timeout_s``), the other
+    jobs of the process start offline at once: a 256-seed sweep waits once, not 256 times."""
+    attempts: list[str] = []
+    fake_wandb(monkeypatch, tmp_path, fail_online_init=True, attempts=attempts)
+    base = ["logger=wandb", "logger.mode=online", "train.progress=false", "env=bandit",
+            "train.iters=3", "train.eval_episodes=0"]  # fmt: skip
+    jobs = [Job(compose([*base, f"seed={s}"]), tmp_path / str(s)) for s in range(3)]
+    assert [s.status for s in run_batch(jobs)] == [Status.ok] * 3
+    assert attempts == ["online", "offline", "offline", "offline"]
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 3 and "online W&B did not start for an earlier run" in warnings[2]

@@ -93,6 +93,8 @@ class Prepared:
     """None when the job failed before it could run (its ``ret`` says why)."""
     config: DictConfig
     """The job's composed config, Hydra node included (what its callbacks are given)."""
+    ended: bool = False
+    """Whether its job-end callbacks have run (at set-up, for a job that failed there)."""
 
     @property
     def hydra_job_name(self) -> str:
@@ -114,8 +116,8 @@ class HeldEnd:
 
 
 def end_job(callbacks: Callbacks, p: Prepared) -> None:
-    """Run the job-end callbacks of a job whose batch has trained, with Hydra's config set to
-    the job's as it is while a job runs."""
+    """Run the job-end callbacks of a job that has ended, with Hydra's config set to the job's
+    as it is while a job runs."""
     hydra_config = HydraConfig.instance()
     previous = hydra_config.cfg
     hydra_config.set_config(p.config)
@@ -123,6 +125,7 @@ def end_job(callbacks: Callbacks, p: Prepared) -> None:
         callbacks.on_job_end(config=p.config, job_return=p.ret)
     finally:
         hydra_config.cfg = previous
+        p.ended = True
 
 
 def prepare(task_cfg: DictConfig) -> Job:
@@ -133,6 +136,24 @@ def prepare(task_cfg: DictConfig) -> Job:
     except ConfigError as err:
         remove_hydra_files(Path(hc.runtime.output_dir), hc.job.name)
         raise UserError(f"pgexp: error: {err}") from None
+
+
+def refuse_shared_directories(jobs: Sequence[Prepared]) -> None:
+    """Fail every job whose run directory an earlier job of the sweep has (a
+    ``hydra.sweep.subdir`` that does not tell them apart): one run per directory, as Hydra's
+    basic launcher would find the first job's run there."""
+    first: dict[Path, int] = {}
+    for p in jobs:
+        if p.job is None:
+            continue
+        taken = first.setdefault(p.job.run_dir.resolve(), int(p.config.hydra.job.num))
+        if taken != p.config.hydra.job.num:
+            fail(p.ret, UserError(
+                f"pgexp: error: run directory {p.job.run_dir} is the directory of job #{taken} "
+                "too: two runs never share a directory; choose a hydra.sweep.subdir that tells "
+                "the jobs apart (e.g. one with ${hydra.job.num})"
+            ))  # fmt: skip
+            p.job = None
 
 
 def groups(jobs: Sequence[Prepared], max_batch: int | None) -> list[list[Prepared]]:
@@ -239,6 +260,7 @@ class BatchedLauncher(Launcher):
             self.collect(initial_job_idx + i, list(overrides))
             for i, overrides in enumerate(job_overrides)
         ]
+        refuse_shared_directories(prepared)
         batches = groups(prepared, self.max_batch)
         if self.submitit is None:
             log.info(f"Training {len(job_overrides)} jobs in {len(batches)} batches")
@@ -255,7 +277,7 @@ class BatchedLauncher(Launcher):
             for batch, outcome in zip(batches, submit(jobs, conf, name), strict=True):
                 record(batch, outcome)
         for p in prepared:
-            if p.job is not None:  # the others ended at set-up
+            if not p.ended:
                 end_job(self.hydra_context.callbacks, p)
         return [p.ret for p in prepared]
 

@@ -47,32 +47,22 @@ Outcome = list[Summary] | str
 
 
 class TrainBatch:
-    """The callable a batch job runs: :func:`pgexp.run.run_batch` of its jobs. After a requeue
-    (``requeued``), runs that had already finished are read back instead of refused."""
-
-    def __init__(self, requeued: bool = False) -> None:
-        self.requeued = requeued
+    """The callable a batch job runs: :func:`pgexp.run.run_batch` of its jobs (after a requeue,
+    the runs that had finished are read back as results, the others continue)."""
 
     def __call__(self, jobs: list[Job]) -> Outcome:
-        from pgexp.metrics import read_summary
-        from pgexp.resume import FINISHED, previous_status
         from pgexp.run import run_batch
 
-        done = [self.requeued and previous_status(job.run_dir) in FINISHED for job in jobs]
         try:
-            trained = iter(run_batch([job for job, d in zip(jobs, done, strict=True) if not d]))
+            return run_batch(jobs)
         except ConfigError as err:
             return f"pgexp: error: {err}"
-        return [
-            read_summary(job.run_dir / "summary.json") if d else next(trained)
-            for job, d in zip(jobs, done, strict=True)
-        ]
 
     def checkpoint(self, jobs: list[Job]) -> Any:
         """What submitit runs when it requeues the job (the runs have checkpointed by then)."""
         import submitit
 
-        return submitit.helpers.DelayedSubmission(TrainBatch(requeued=True), jobs)
+        return submitit.helpers.DelayedSubmission(TrainBatch(), jobs)
 
 
 def submit(batches: list[list[Job]], conf: SubmititConf, name: str) -> list[Outcome | Exception]:

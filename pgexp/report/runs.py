@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from pgexp.metrics import read_summary
+from pgexp.metrics import missing_iterations, read_summary
 from pgexp.records import IterationRecord, Status, Summary, from_json
 
 
@@ -86,6 +86,8 @@ def read_run(path: Path, warnings: list[str]) -> Run | str:
         return "empty metrics.jsonl"
     if damage:
         warnings.append(damage)
+    elif gap := missing_iterations(metrics, summary.iters):
+        warnings.append(f"{metrics_file}: {gap}")
     return Run(path, parse_overrides(overrides), config, summary, metrics)
 
 
