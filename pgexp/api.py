@@ -57,8 +57,14 @@ def train(
     from pgexp.run import run
     from pgexp.validation import check_known_keys, validate
 
+    if isinstance(overrides, str):
+        raise ConfigError(
+            "overrides", f"must be a list of overrides such as [{overrides!r}] (got a string)"
+        )
     overrides = list(overrides)
     directory = Path(run_dir) if run_dir is not None else None
+    if directory is not None and directory.exists() and not directory.is_dir():
+        raise ConfigError("run_dir", f"{directory} is a file, not a directory")
     if env is not None:  # the arrays go into the run directory, which must be known first
         directory = directory or Path(str(_compose(overrides)[1].run.dir))
         path = _store_mdp(env, directory, "train.overwrite=true" in overrides)

@@ -27,8 +27,11 @@ from pgexp.hydra_jobs import (
     STARTED,
     SWEEP,
     abandon_job,
+    command_line_error,
+    file_error,
     job_from_hydra,
     register_configs,
+    report_config_error,
     report_outcome,
     sweep_closing_line,
     sweep_objective,
@@ -67,6 +70,8 @@ def task(dcfg: DictConfig) -> float:
         summary = run_batch([job])[0]
     except ConfigError as err:
         abandon_job(run_dir, hc.job.name, err, hc.mode == RunMode.MULTIRUN)
+    except OSError as err:  # a full disk, a read-only directory: what the run has written stays
+        report_config_error(file_error(err), hc.mode == RunMode.MULTIRUN)
     report_outcome(summary, run_dir)
     if summary.status is Status.diverged and hc.mode != RunMode.MULTIRUN:
         raise SystemExit(DIVERGED_EXIT)
@@ -104,6 +109,9 @@ def main() -> None:
             f"pgexp: error: config directory {CONF_DIR} not found; install pgexp from its "
             "source tree with `pip install -e .`"
         )
+    mistake = command_line_error(sys.argv[1:])
+    if mistake:
+        raise SystemExit(f"pgexp: error: {mistake}")
     register_configs()
     # SIGTERM and SIGUSR2 stop pgexp as Ctrl-C does (a run's own guard takes over while it
     # trains), and a joblib sweep's workers are stopped too rather than left running

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from pgexp.config import (
     LinearSoftmaxConfig,
     NoLoggerConfig,
 )
+from pgexp.files import write_atomic
 from pgexp.job import HYDRA_FILES
 
 CHECKPOINT = "checkpoint.pt"
@@ -90,9 +91,9 @@ class Checkpoint:
 
 def save(path: Path, checkpoint: Checkpoint) -> None:
     """Write ``checkpoint`` to ``path`` atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(dataclasses.asdict(checkpoint), tmp)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    torch.save(dataclasses.asdict(checkpoint), buffer)
+    write_atomic(path, buffer.getvalue())
 
 
 def load(path: Path) -> Checkpoint:

@@ -8,6 +8,7 @@ plugin scan imports the launcher plugins, and through them this module, in every
 from __future__ import annotations
 
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn, cast
@@ -103,6 +104,50 @@ def typed_config(dcfg: DictConfig) -> Config:
         raise ConfigError(key, f"must be given (e.g. {key}=...)") from None
 
 
+GROUPS = ("env", "policy", "estimator", "hardware", "logger")
+NAME_MAX = 255
+"""The longest file or directory name most file systems accept (bytes)."""
+
+
+def command_line_error(args: list[str]) -> str | None:
+    """A mistake in the command line that Hydra or a launcher would answer with a traceback
+    (``env=null``, a directory name too long for the file system, ``hydra.launcher.n_jobs=0``,
+    an output directory that cannot be written), as one line; None when there is none."""
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key.lstrip("+~") in GROUPS and value in ("null", ""):
+            return f"{key} must name an option (got {value or 'nothing'}): pgexp --help lists them"
+        if key in ("hydra.run.dir", "hydra.sweep.dir", "hydra.sweep.subdir"):
+            long = [part for part in Path(value).parts if len(part.encode()) > NAME_MAX]
+            if long:
+                return (
+                    f"{key} has a name of {len(long[0].encode())} bytes, longer than the "
+                    f"{NAME_MAX} a file system takes: shorten it"
+                )
+        if key == "hydra.launcher.n_jobs" and value.strip() == "0":
+            return f"{key} must not be 0 (a number of processes, or -1 for one per core)"
+    if any(a.startswith("-") and a not in ("-m", "--multirun") for a in args):
+        return None  # --help, --cfg and the like write nothing
+    dirs = {k: v for k, _, v in (a.partition("=") for a in args) if k in DIR_KEYS}
+    for key, value in dirs.items() or [("the working directory", ".")]:
+        where = unwritable_folder(Path(value))
+        if where is not None:
+            return f"{key} cannot be written: {where} is on a read-only file system or not writable"
+    return None
+
+
+DIR_KEYS = ("hydra.run.dir", "hydra.sweep.dir")
+
+
+def unwritable_folder(path: Path) -> Path | None:
+    """The nearest existing folder at or above ``path`` when it cannot be written into (a
+    read-only file system, no permission), else None."""
+    folder = path.absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return None if os.access(folder, os.W_OK) else folder
+
+
 def with_absolute_paths(cfg: Config) -> Config:
     """``cfg`` with its input files (``env.path``, a ``policy.features`` file) made absolute
     against the directory pgexp was started in (Hydra's ``to_absolute_path``), so that
@@ -135,6 +180,13 @@ def job_from_hydra(dcfg: DictConfig) -> Job:
         overrides=list(hc.overrides.task),
         resolved=resolved,
     )
+
+
+def file_error(err: OSError) -> ConfigError:
+    """An operating-system error while a run reads or writes its files (a full disk, a
+    read-only directory), as the one-line error of its file."""
+    where = err.filename or "a file"
+    return ConfigError(f"writing or reading {where}", f"failed: {err.strerror or err}")
 
 
 def forget_unstarted(run_dir: Path, job_name: str) -> None:

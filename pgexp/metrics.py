@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from pgexp.files import write_atomic
 from pgexp.records import IterationRecord, Summary, from_json, to_json
 
 
@@ -27,9 +27,7 @@ class MetricsWriter:
 
 def write_summary(path: Path, summary: Summary) -> None:
     """Write ``summary.json`` through a temporary file and a rename (never half-written)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(to_json(summary), indent=2) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(to_json(summary), indent=2) + "\n")
 
 
 def read_summary(path: Path) -> Summary:

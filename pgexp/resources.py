@@ -9,12 +9,22 @@ terabytes or a machine swapping for hours; a run that passes may still be slow.
 from __future__ import annotations
 
 import os
+from itertools import pairwise
 
 import torch
 
-from pgexp.config import Config, DType, ExactEstimatorConfig, MinibatchEstimatorConfig
+from pgexp.config import (
+    Config,
+    DType,
+    ExactEstimatorConfig,
+    GarnetEnvConfig,
+    LinearSoftmaxConfig,
+    MinibatchEstimatorConfig,
+    MLPPolicyConfig,
+)
 from pgexp.envs import FiniteMDP, ObservationEnv
 from pgexp.errors import ConfigError
+from pgexp.estimators.score import BLOCK_STEPS
 
 SAFETY = 4
 """Intermediates (weights, gathers, the backward pass) per tensor kept."""
@@ -68,11 +78,51 @@ def step_table_bytes(env: FiniteMDP | ObservationEnv, runs: int) -> int:
     return SAFETY * runs * env.nnz * 8 if isinstance(env, FiniteMDP) else 0
 
 
+def policy_bytes(cfg: Config, env: FiniteMDP | ObservationEnv, runs: int) -> tuple[int, str]:
+    """About how many bytes the policies of ``runs`` runs hold: a network's parameters (float64
+    as drawn, the update's state, the gradient) and the activations of a block of steps, or a
+    linear policy's random features; and the key that sets it."""
+    policy = cfg.policy
+    if isinstance(policy, MLPPolicyConfig) and isinstance(env, ObservationEnv):
+        widths = [env.obs_dim, *policy.hidden, 2 * max(env.n_actions or 0, env.action_dim)]
+        params = sum((a + 1) * b for a, b in pairwise(widths))
+        sampled = cfg.estimator.N if isinstance(cfg.estimator, MinibatchEstimatorConfig) else 0
+        rows = BLOCK_STEPS + max(sampled, EVAL_CHUNK)
+        activations = SAFETY * rows * sum(widths) * 8
+        return 6 * runs * params * 8 + activations, f"policy.hidden={list(policy.hidden)}"
+    linear = policy if isinstance(policy, LinearSoftmaxConfig) else None
+    if linear is not None and linear.features == "random" and isinstance(env, FiniteMDP):
+        size = SAFETY * env.n_states * env.n_actions * linear.dim * 8
+        return size, f"policy.dim={linear.dim}"
+    return 0, "policy"
+
+
+def env_bytes(cfg: Config) -> tuple[int, str]:
+    """About how many bytes generating the env takes (a garnet's entries and their draws), and
+    the keys that set it; 0 for envs whose size does not come from the config."""
+    env = cfg.env
+    if isinstance(env, GarnetEnvConfig):
+        entries = env.n_states * env.n_actions * env.branching
+        keys = f"env.n_states={env.n_states} with env.n_actions={env.n_actions}"
+        return SAFETY * entries * 40, f"{keys} and env.branching={env.branching}"
+    return 0, "env"
+
+
+def check_env_fits(cfg: Config) -> None:
+    """:class:`ConfigError` when the env would not fit in the host's memory (before it is built)."""
+    refuse_if_too_big(*env_bytes(cfg), runs=1, device=torch.device("cpu"))
+
+
 def check_fits(
     cfg: Config, env: FiniteMDP | ObservationEnv, runs: int, device: torch.device
 ) -> None:
     """:class:`ConfigError` naming the sizes to lower when the batch cannot fit in memory."""
-    need, keys = needed_bytes(cfg, env, runs)
+    refuse_if_too_big(*needed_bytes(cfg, env, runs), runs=runs, device=device)
+    refuse_if_too_big(*policy_bytes(cfg, env, runs), runs=runs, device=device)
+
+
+def refuse_if_too_big(need: int, keys: str, runs: int, device: torch.device) -> None:
+    """:class:`ConfigError` naming ``keys`` when ``need`` bytes exceed what ``device`` has free."""
     free = available_bytes(device)
     if need > free:
         batch = f" for {runs} runs in one batch (hydra.launcher.max_batch splits it)"

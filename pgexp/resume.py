@@ -17,7 +17,6 @@ Every refusal happens before anything in the directory changes.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from pgexp.checkpoint import (
     what_changed,
 )
 from pgexp.errors import ConfigError
+from pgexp.files import write_atomic
 from pgexp.job import Job
 from pgexp.metrics import compact_iterations, read_summary
 from pgexp.records import Status, Summary
@@ -142,6 +142,4 @@ def keep_records(path: Path, iterations: int) -> None:
                 kept.append(line)
         except (ValueError, KeyError, TypeError):
             break
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, "".join(f"{line}\n" for line in kept))

@@ -42,7 +42,7 @@ from pgexp.ordered import RunningSum
 from pgexp.policies import Policy, TablePolicy, make_policy
 from pgexp.provenance import provenance
 from pgexp.records import Status, Summary, to_json
-from pgexp.resources import EVAL_CHUNK, check_fits
+from pgexp.resources import EVAL_CHUNK, check_env_fits, check_fits
 from pgexp.resume import Finished, claim, clear, keep_records
 from pgexp.rollout import TrajectorySampler, make_sampler
 from pgexp.rundir_lock import RunDirLock
@@ -222,6 +222,7 @@ def preflight(
     env, the device and the dtype; raises :class:`ConfigError`."""
     validate(cfg)
     device, dtype = apply_hardware(cfg.hardware)
+    check_env_fits(cfg)
     env = make_env(cfg.env)
     check_fits(cfg, env, runs, device)
     estimator = make_estimator(cfg.estimator, env)

@@ -131,9 +131,15 @@ def compare(est: GradientEstimate, ref: GradientEstimate | None) -> dict[str, li
     return out
 
 
+OVERFLOW = 1e100
+"""A parameter beyond this magnitude counts as diverged: float64 holds it, but no policy is
+meaningfully different out there (a softmax or tanh saturates, the gradient is exactly 0 and
+the run would freeze, or overflow at the next step)."""
+
+
 def finite_runs(params: Sequence[torch.Tensor]) -> torch.Tensor:
-    """[R] bool: every parameter of run r is finite."""
-    return torch.stack([torch.isfinite(p).flatten(1).all(1) for p in params]).all(0)
+    """[R] bool: every parameter of run r is finite and within :data:`OVERFLOW`."""
+    return torch.stack([(p.abs() <= OVERFLOW).flatten(1).all(1) for p in params]).all(0)
 
 
 def train(

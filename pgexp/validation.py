@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,6 +26,10 @@ from pgexp.config import (
     WandbLoggerConfig,
 )
 from pgexp.errors import ConfigError
+
+MOST = 10**9
+"""The most iterations or evaluation episodes a run may ask for (a billion: days of work even
+at a millisecond each; beyond that a typo is likelier than a plan)."""
 
 
 def _require(ok: bool, key: str, value: object, allowed: str) -> None:
@@ -66,6 +71,7 @@ def validate_env(cfg: Config) -> None:
             env.branching,
             f"an integer in [1, env.n_states={env.n_states}]",
         )
+        _require(0 <= env.seed < 2**32, "env.seed", env.seed, "an integer in [0, 2^32)")
     elif isinstance(env, GymEnvConfig) and env.num_envs is not None:
         _int_at_least("env.num_envs", env.num_envs, 1)
 
@@ -96,10 +102,11 @@ def validate_estimator(cfg: Config) -> None:
 
 def validate_train(cfg: Config) -> None:
     _require(0 <= cfg.seed < 2**64, "seed", cfg.seed, "an integer in [0, 2^64)")
-    _int_at_least("train.iters", cfg.train.iters, 1)
+    _require(1 <= cfg.train.iters <= MOST, "train.iters", cfg.train.iters, f"in [1, {MOST:.0e}]")
     _positive_finite("train.lr", cfg.train.lr)
     if cfg.train.eval_episodes is not None:
-        _int_at_least("train.eval_episodes", cfg.train.eval_episodes, 0)
+        episodes = cfg.train.eval_episodes
+        _require(0 <= episodes <= MOST, "train.eval_episodes", episodes, f"in [0, {MOST:.0e}]")
     _int_at_least("train.reference_N", cfg.train.reference_N, 0)
     _int_at_least("train.reference_every", cfg.train.reference_every, 1)
     _int_at_least("train.checkpoint_every", cfg.train.checkpoint_every, 0)
@@ -108,7 +115,13 @@ def validate_train(cfg: Config) -> None:
     if isinstance(cfg.logger, WandbLoggerConfig):
         _positive_finite("logger.init_timeout_s", cfg.logger.init_timeout_s)
     if cfg.hardware.threads is not None:
-        _int_at_least("hardware.threads", cfg.hardware.threads, 1)
+        most = 4 * (os.cpu_count() or 1)
+        _require(
+            1 <= cfg.hardware.threads <= most,
+            "hardware.threads",
+            cfg.hardware.threads,
+            f"an integer in [1, {most}] (4 per core of this machine), or null (one per core)",
+        )
     if cfg.train.overwrite and cfg.train.resume:
         raise ConfigError(
             "train.overwrite=true and train.resume=true",

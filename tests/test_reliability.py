@@ -8,6 +8,9 @@ import json
 import signal
 import subprocess
 import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +218,126 @@ def test_ctrl_c_says_how_to_continue_a_run_in_its_timestamped_directory(tmp_path
     again = pgexp(tmp_path, *command[1:])
     assert again.returncode == 0, again.stderr
     assert json.loads((run_dir / "summary.json").read_text())["iters"] == 300
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["env=null"],
+        [f"hydra.run.dir=outputs/{'x' * 300}"],
+        ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0", "seed=0,1"],
+    ],
+    ids=["group-null", "long-name", "n_jobs-0"],
+)
+def test_command_lines_hydra_would_answer_with_a_traceback_get_one_line(
+    tmp_path: Path, args: list[str]
+) -> None:
+    out = pgexp(tmp_path, *args, "logger=none", "train.iters=1")
+    assert out.returncode == 1
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert out.stderr.startswith("pgexp: error: ")
+
+
+def broken_npz_files(folder: Path) -> dict[str, str]:
+    """Five kinds of broken ``.npz`` files and a non-UTF-8 YAML file -> what the line says."""
+    good = folder / "good.npz"
+    np.savez(good, P=np.eye(2).reshape(2, 1, 2), R=np.zeros((2, 1)), mu0=np.array([1.0, 0]))
+    whole = good.read_bytes()
+    (folder / "random.npz").write_bytes(bytes(range(256)) * 2)
+    (folder / "truncated.npz").write_bytes(whole[: len(whole) // 2])
+    np.save(folder / "array.npy", np.eye(2))
+    (folder / "renamed.npz").write_bytes((folder / "array.npy").read_bytes())
+    objects = np.array([[1, "a"]], dtype=object)
+    np.savez(folder / "objects.npz", P=objects, R=np.zeros((2, 1)), mu0=np.array([1.0, 0]))
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000, 2, 1000000), }"
+    header += " " * (118 - len(header)) + "\n"
+    npy = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + bytes(64)
+    with zipfile.ZipFile(folder / "huge.npz", "w") as archive:
+        for name in ("P", "R", "mu0"):
+            archive.writestr(f"{name}.npy", npy)
+    (folder / "latin1.yaml").write_bytes(b"P: [[[1]]]\nR: [[0]]\nmu0: [1]\n# caf\xe9\n")
+    not_npz = "is not an .npz archive"
+    return {"random.npz": not_npz, "truncated.npz": not_npz, "renamed.npz": not_npz,
+            "objects.npz": "P holds object values", "huge.npz": "P claims an array of shape",
+            "latin1.yaml": "is not UTF-8 text"}  # fmt: skip
+
+
+def test_broken_mdp_files_are_refused_in_one_line(tmp_path: Path) -> None:
+    from pgexp.envs import load_mdp_file
+
+    for name, says in broken_npz_files(tmp_path).items():
+        with pytest.raises(ConfigError, match=says):
+            load_mdp_file(tmp_path / name, horizon=3)
+
+
+def test_api_mistakes_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"must be a list of overrides such as"):
+        api_train("estimator=minibatch")  # type: ignore[arg-type]
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ConfigError, match=r"run_dir .* is a file, not a directory"):
+        api_train(quiet(["train.iters=1"]), run_dir=tmp_path / "a-file")
+    for horizon in (0, 2.5):
+        with pytest.raises(ConfigError, match=r"horizon must be an integer >= 1"):
+            TabularMDP(P=[[[1]]], R=[[0]], mu0=[1], horizon=horizon).to_finite_mdp()  # type: ignore[arg-type]
+
+
+@contextmanager
+def small_file_system(folder: Path, size: str, read_only: bool = False) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted on ``folder`` (root only: skips otherwise)."""
+    folder.mkdir()
+    options = f"size={size}" + (",ro" if read_only else "")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                             capture_output=True, check=False)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.mark.slow
+def test_a_full_disk_mid_run_is_one_line_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    with small_file_system(tmp_path / "disk", "256k") as disk:
+        out = pgexp(tmp_path, "estimator=minibatch", "estimator.N=10", "train.iters=5000",
+                    "train.checkpoint_every=1", *COMMON,
+                    f"hydra.run.dir={disk / 'run'}")  # fmt: skip
+        assert out.returncode == 1
+        (line,) = out.stderr.strip().splitlines()[-1:]
+        assert line.startswith("pgexp: error: writing or reading") and "No space left" in line
+        assert not list(disk.rglob("*.tmp")), list(disk.rglob("*"))
+
+
+@pytest.mark.slow
+def test_a_read_only_output_directory_is_one_line(tmp_path: Path) -> None:
+    with small_file_system(tmp_path / "ro", "64k", read_only=True) as folder:
+        out = pgexp(tmp_path, "train.iters=2", *COMMON, f"hydra.run.dir={folder / 'run'}")
+        assert out.returncode == 1
+        assert out.stderr.strip().splitlines() == [
+            f"pgexp: error: hydra.run.dir cannot be written: {folder} is on a read-only file "
+            "system or not writable"
+        ]
+        finished = pgexp(tmp_path, "-m", "train.iters=2", "seed=0,1", *COMMON,
+                         f"hydra.sweep.dir={tmp_path / 'sweep'}")  # fmt: skip
+        assert finished.returncode == 0, finished.stderr
+        report = subprocess.run(
+            [str(Path(PGEXP).with_name("pgexp-report")), str(tmp_path / "sweep"),
+             "--out", str(folder / "report")],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert report.returncode != 0
+        assert report.stderr.strip().splitlines() == [
+            f"pgexp-report: error: cannot write the report into {folder / 'report'}: Read-only "
+            "file system (choose another folder with --out)"
+        ]
+
+
+def test_a_network_whose_parameters_overflow_ends_diverged(tmp_path: Path) -> None:
+    """lr = 1e300 puts CartPole's MLP at |θ| ≈ 1e301 after one step: finite, but saturated with
+    a gradient of exactly 0 from then on; the run ends diverged instead of ok."""
+    cfg = compose(quiet(["env=cartpole", "env.horizon=50", "policy=mlp", "policy.hidden=[8]",
+                         "estimator=minibatch", "estimator.N=8", "train.lr=1e300",
+                         "train.iters=5"]))  # fmt: skip
+    (summary,) = run_batch([Job(cfg, tmp_path / "d")])
+    assert summary.status is Status.diverged and summary.iters == 1

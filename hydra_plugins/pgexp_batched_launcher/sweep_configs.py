@@ -20,8 +20,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType, ValueType
 from omegaconf import DictConfig, OmegaConf, read_write
 
-VALUE_KEYS = ("seed", "train.lr")
-"""The keys whose plain numeric values a derived config may differ in."""
+VALUE_KEYS = {"seed": (int,), "train.lr": (int, float)}
+"""The keys whose plain numeric values a derived config may differ in, and the types a value
+must have to be derived (any other value, ``seed=1.5`` say, goes to Hydra, which refuses it in
+one line as it would without the cache)."""
 
 LoadSweepConfig = Callable[[DictConfig, list[str]], DictConfig]
 
@@ -33,7 +35,7 @@ def is_value_override(override: Override) -> bool:
     if override.value_type != ValueType.ELEMENT:
         return False
     value = override.value()
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, VALUE_KEYS[override.key_or_group]) and not isinstance(value, bool)
 
 
 class SweepConfigCache:

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.lib.format as fmt
 import torch
 import yaml
 
 from pgexp.envs.finite_mdp import FiniteMDP
+from pgexp.errors import ConfigError
 
 FIELDS = ("P", "R", "mu0", "terminal", "features", "state_names", "action_names")
 REQUIRED = ("P", "R", "mu0")
@@ -31,8 +34,13 @@ SUM_TOL = 1e-9
 SUFFIXES = (".yaml", ".yml", ".json", ".npz")
 
 
-class MDPFileError(ValueError):
-    """A field of an MDP is malformed; the message names the field and the offending index."""
+class MDPFileError(ConfigError):
+    """A field of an MDP is malformed; the message names the field and the offending index
+    (a :class:`ConfigError` like every refused input; its key is the message's first word)."""
+
+    def __init__(self, message: str) -> None:
+        key, _, problem = message.partition(" ")
+        super().__init__(key, problem)
 
 
 @dataclass
@@ -54,6 +62,9 @@ class TabularMDP:
 
     def to_finite_mdp(self) -> FiniteMDP:
         """Check every field, then build the :class:`FiniteMDP`; raises :class:`MDPFileError`."""
+        horizon = self.horizon
+        if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
+            raise MDPFileError(f"horizon must be an integer >= 1 (got {horizon!r})")
         if not (math.isfinite(self.discount) and 0 < self.discount <= 1):
             raise MDPFileError(f"discount must be in (0, 1] (got {self.discount})")
         if self.extra:
@@ -101,11 +112,14 @@ def load_mdp_file(path: str | Path, horizon: int, discount: float = 1.0) -> Fini
 
 
 def _read(path: Path) -> dict[str, Any]:
+    fields: Any
     if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            fields: Any = {k: data[k] for k in data.files}
+        fields = _read_npz(path)
     else:
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise MDPFileError(f"is not UTF-8 text ({err.reason} at byte {err.start})") from None
         try:
             fields = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
         except (ValueError, yaml.YAMLError) as err:
@@ -114,6 +128,49 @@ def _read(path: Path) -> dict[str, Any]:
     if not isinstance(fields, dict):
         raise MDPFileError(f"must hold a mapping of fields (got {type(fields).__name__})")
     return fields
+
+
+NPZ_MOST_BYTES = 2**34
+"""The largest array an ``.npz`` field may claim (16 GiB); its header is read first."""
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` archive, each header checked (numbers, a sane size) before its
+    data is read."""
+    if not zipfile.is_zipfile(path):
+        raise MDPFileError("is not an .npz archive (a zip of .npy arrays, as numpy.savez writes)")
+    fields = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                with archive.open(member) as f:
+                    shape, dtype = _npy_header(f)
+                _check_npy(member.removesuffix(".npy"), shape, dtype)
+                with archive.open(member) as f:
+                    fields[member.removesuffix(".npy")] = fmt.read_array(f, allow_pickle=False)
+    except MDPFileError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise MDPFileError(f"is not a readable .npz archive: {first}") from None
+    return fields
+
+
+def _npy_header(f: Any) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """The shape and dtype an ``.npy`` stream declares, its data unread."""
+    version = fmt.read_magic(f)
+    read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    shape, _, dtype = read(f)
+    return shape, dtype
+
+
+def _check_npy(name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+    """Refuse an array of Python objects (pickles), or one larger than :data:`NPZ_MOST_BYTES`."""
+    if dtype.hasobject or dtype.kind not in "biufUS":  # numbers, or names as strings
+        raise MDPFileError(f"{name} holds {dtype} values, not numbers or strings")
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed > NPZ_MOST_BYTES:
+        raise MDPFileError(f"{name} claims an array of shape {shape} ({claimed / 2**30:.3g} GiB)")
 
 
 def _array(name: str, value: Any, ndim: int) -> np.ndarray:

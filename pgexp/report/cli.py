@@ -139,7 +139,13 @@ def main(argv: list[str] | None = None) -> None:
     if not paths:
         parser.error("none of the paths is a directory")
     out = args.out or paths[0] / "report"
-    lines = report(paths, out)
+    try:
+        lines = report(paths, out)
+    except OSError as err:  # a read-only or full file system
+        raise SystemExit(
+            f"pgexp-report: error: cannot write the report into {out}: {err.strerror or err} "
+            "(choose another folder with --out)"
+        ) from None
     shown = lines[: lines.index("## Provenance")]  # the provenance table stays in report.md
     print("\n".join(line for line in shown if not line.startswith("![")).rstrip())
     figures = ", ".join(str(p) for p in sorted(out.glob("*.png")))
