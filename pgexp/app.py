@@ -37,6 +37,7 @@ from pgexp.hydra_jobs import (
     sweep_objective,
 )
 from pgexp.interrupt import SIGNALS, Interrupted
+from pgexp.processes import LOKY, SUBMITIT_LOCAL, children, stop_and_wait, stop_when_sweep_ends
 from pgexp.records import Status
 
 DIVERGED_EXIT = 3
@@ -59,10 +60,7 @@ def task(dcfg: DictConfig) -> float:
     they run job by job, as Hydra's basic launcher does."""
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
-    multirun = hc.mode == RunMode.MULTIRUN
-    STARTED.append(
-        ("hydra.sweep.dir", Path(hc.sweep.dir)) if multirun else ("hydra.run.dir", run_dir)
-    )
+    stop_when_sweep_ends()  # a job process of a joblib or submitit_local sweep
     try:
         job = job_from_hydra(dcfg)
         from pgexp.run import run_batch
@@ -78,28 +76,19 @@ def task(dcfg: DictConfig) -> float:
     return sweep_objective(summary)
 
 
-def launcher_workers() -> list[int]:
-    """Process ids of this process's joblib (loky) workers, which run a sweep's jobs."""
-    me, workers = os.getpid(), []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            if parent == me and b"popen_loky_posix" in (stat.parent / "cmdline").read_bytes():
-                workers.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return workers
-
-
 def on_stop_signal(signum: int, frame: FrameType | None) -> None:
-    """SIGINT, SIGTERM or SIGUSR2 outside a run's own guard: stop now; in a joblib sweep, pass
-    it on to the workers, whose interrupted runs write their summaries and report back."""
-    workers = launcher_workers()
-    if not workers:
-        raise Interrupted(signum)
+    """SIGINT, SIGTERM or SIGUSR2 outside a run's own guard: stop now. In a joblib sweep, pass
+    it on to the workers, whose interrupted runs write their summaries and report back; in a
+    submitit_local sweep, stop the jobs' processes (SIGTERM, which their controllers pass to
+    the runs: they checkpoint) and wait for them before stopping."""
+    workers = children(LOKY)
     for pid in workers:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
+    if workers:
+        return
+    stop_and_wait(children(SUBMITIT_LOCAL), signal.SIGTERM)
+    raise Interrupted(signum)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from pgexp.envs.tabular import TabularMDP
 from pgexp.errors import ConfigError
 from pgexp.job import Job
 from pgexp.metrics import read_metrics, read_summary
+from pgexp.processes import parent_of
 from pgexp.records import Status
 from pgexp.run import preflight, prepare, run_batch
 from pgexp.rundir_lock import RunDirLock
@@ -341,3 +342,64 @@ def test_a_network_whose_parameters_overflow_ends_diverged(tmp_path: Path) -> No
                          "train.iters=5"]))  # fmt: skip
     (summary,) = run_batch([Job(cfg, tmp_path / "d")])
     assert summary.status is Status.diverged and summary.iters == 1
+
+
+def processes_with(marker: str) -> list[int]:
+    """Process ids whose command line holds ``marker``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+LONG_SWEEP = ["estimator=minibatch", "estimator.N=2000", "train.iters=3000", "seed=0,1", *COMMON]
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_submitit_local_sweep_stops_its_jobs(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    proc = subprocess.Popen(
+        [PGEXP, "-m", "hydra/launcher=submitit_local", *LONG_SWEEP, f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    metrics = [sweep / j / "metrics.jsonl" for j in ("0", "1")]
+    wait_for(lambda: min(records(m) for m in metrics) >= 3)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=300)
+    assert proc.returncode == 130
+    assert processes_with(str(sweep)) == []  # no job left running under PID 1
+    for job in ("0", "1"):
+        assert read_summary(sweep / job / "summary.json").status is Status.interrupted
+    lengths = [records(m) for m in metrics]
+    time.sleep(2)
+    assert [records(m) for m in metrics] == lengths
+
+
+@pytest.mark.slow
+def test_a_joblib_worker_stops_when_its_sweep_is_killed(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    proc = subprocess.Popen(
+        [PGEXP, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *LONG_SWEEP,
+         f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    metrics = [sweep / j / "metrics.jsonl" for j in ("0", "1")]
+    wait_for(lambda: min(records(m) for m in metrics) >= 3)
+    workers = [pid for pid in processes_with("popen_loky_posix") if parent_of(pid) == proc.pid]
+    assert workers
+    proc.kill()  # kill -9: the sweep's process passes nothing on
+    proc.communicate(timeout=60)
+    wait_for(lambda: all(parent_of(pid) is None for pid in workers), timeout_s=60)
+    for job in ("0", "1"):
+        assert read_summary(sweep / job / "summary.json").status is Status.interrupted
