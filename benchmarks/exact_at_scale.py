@@ -14,30 +14,19 @@ Usage: ``python -m benchmarks.exact_at_scale [--states 10000 100000] [--repeats 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
-from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
 from benchmarks.publish import publish
+from benchmarks.timing import median_seconds
 from pgexp.envs import FiniteMDP, make_garnet
 from pgexp.estimators import ExactGradient
 from pgexp.policies import TabularSoftmax
 
 ACTIONS, BRANCHING, HORIZON = 4, 5, 100
-
-
-def median_seconds(call: Callable[[], object], repeats: int) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def scipy_gradient(mdp: FiniteMDP, pi: np.ndarray) -> tuple[float, np.ndarray]:

@@ -17,13 +17,13 @@ Prints milliseconds per call and the ratio, for the thread counts given; writes 
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from benchmarks.publish import publish
+from benchmarks.timing import median_seconds
 from pgexp.config import Activation, NetInit
 from pgexp.policies import CategoricalMLP
 
@@ -44,17 +44,6 @@ def plain_copy(net: nn.Sequential) -> nn.Sequential:
     """The same network with batched products instead of pgexp's per-run ones."""
     layers = [PlainLinear(m.weight, m.bias) if hasattr(m, "weight") else m for m in net.children()]
     return nn.Sequential(*layers)
-
-
-def milliseconds(call: Callable[[], object], repeats: int) -> float:
-    """Median milliseconds of ``call`` after a warm-up call."""
-    call()
-    times = []
-    for _ in range(repeats):
-        tic = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - tic)
-    return 1e3 * sorted(times)[repeats // 2]
 
 
 def gradient_call(net: nn.Sequential, obs: torch.Tensor) -> Callable[[], object]:
@@ -78,12 +67,15 @@ def measure(runs: int, n: int, threads: int, repeats: int) -> list[dict[str, obj
     one_ours = CategoricalMLP(4, 2, [64, 64], Activation.tanh, NetInit.orthogonal, gens[:1]).net
     rows = []
     with torch.no_grad():
-        pair = (milliseconds(lambda: ours(obs), repeats), milliseconds(lambda: plain(obs), repeats))
+        pair = (
+            1e3 * median_seconds(lambda: ours(obs), repeats),
+            1e3 * median_seconds(lambda: plain(obs), repeats),
+        )
     rows.append({"work": "sample", "R": runs, "N": n, "threads": threads, "ms": pair})
     if (runs, n) == (1, 64):
         pair = (
-            milliseconds(gradient_call(one_ours, steps), repeats),
-            milliseconds(gradient_call(plain_copy(one_ours), steps), repeats),
+            1e3 * median_seconds(gradient_call(one_ours, steps), repeats),
+            1e3 * median_seconds(gradient_call(plain_copy(one_ours), steps), repeats),
         )
         rows.append({"work": "gradient", "R": 1, "N": 4096, "threads": threads, "ms": pair})
     return rows

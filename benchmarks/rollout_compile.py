@@ -19,6 +19,7 @@ import torch
 
 from benchmarks.env_throughput import gymnasium_vector
 from benchmarks.publish import publish
+from benchmarks.timing import median_seconds
 from pgexp.config import Activation, NetInit
 from pgexp.envs import make_batched_env
 from pgexp.policies import CategoricalMLP
@@ -43,17 +44,6 @@ def rollout_block(sampler: BatchedEnvSampler, policy: CategoricalMLP) -> Block:
     return block
 
 
-def seconds_per_call(block: Block, args: tuple[torch.Tensor, ...], calls: int) -> float:
-    """Median seconds of one call, after a warm-up call."""
-    block(*args)
-    times = []
-    for _ in range(calls):
-        tic = time.perf_counter()
-        block(*args)
-        times.append(time.perf_counter() - tic)
-    return sorted(times)[calls // 2]
-
-
 @torch.no_grad()
 def measure(n: int, calls: int) -> dict[str, float | int | bool]:
     """Eager and compiled steps/s of a block of N carts, the compile time, bit-equality."""
@@ -70,7 +60,7 @@ def measure(n: int, calls: int) -> dict[str, float | int | bool]:
     compiled(*args)
     compile_s = time.perf_counter() - tic
     same = all(torch.equal(a, b) for a, b in zip(eager(*args), compiled(*args), strict=True))
-    eager_s, compiled_s = (seconds_per_call(f, args, calls) for f in (eager, compiled))
+    eager_s, compiled_s = (median_seconds(lambda f=f: f(*args), calls) for f in (eager, compiled))
     return {"N": n, "eager": BLOCK * n / eager_s, "compiled": BLOCK * n / compiled_s,
             "compile_s": compile_s, "bitwise_equal": same,
             "numpy_env_alone": gymnasium_vector(n, "vector_entry_point", 1.0)}  # fmt: skip

@@ -90,13 +90,18 @@ def test_report_writes_table_plots_and_provenance(sweep: Path, tmp_path: Path) -
     assert "pgexp env.horizon=30 estimator=minibatch estimator.N=4 seed=0" in text
 
 
-def test_a_line_cut_short_keeps_the_records_before_it(
-    sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def copy_of_job_0(sweep: Path, tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """A copy of job 0 to damage: the copy's sweep folder, its metrics file and its lines."""
     copy = tmp_path / "sweep"
     shutil.copytree(sweep / "0", copy / "0")
     metrics = copy / "0" / "metrics.jsonl"
-    whole = metrics.read_text().splitlines()
+    return copy, metrics, metrics.read_text().splitlines()
+
+
+def test_a_line_cut_short_keeps_the_records_before_it(
+    sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy, metrics, whole = copy_of_job_0(sweep, tmp_path)
     metrics.write_text("\n".join(whole[:-1]) + "\n" + whole[-1][:25])  # killed mid-write
     lines = report([copy, tmp_path / "nowhere"], tmp_path / "out")
     (run,) = collect([copy]).runs
@@ -123,10 +128,7 @@ def test_a_missing_path_is_left_out_with_a_warning(
 def test_a_gap_in_the_records_is_reported(
     sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    copy = tmp_path / "sweep"
-    shutil.copytree(sweep / "0", copy / "0")
-    metrics = copy / "0" / "metrics.jsonl"
-    lines = metrics.read_text().splitlines()
+    copy, metrics, lines = copy_of_job_0(sweep, tmp_path)
     metrics.write_text("\n".join([lines[0], *lines[2:]]) + "\n")  # iteration 2 lost
     report([copy], tmp_path / "out")
     assert (
