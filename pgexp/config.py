@@ -9,9 +9,10 @@ Value checks that a type cannot express (``N >= 1``, ``lr > 0``) live in :mod:`p
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import MISSING
 
@@ -374,3 +375,27 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "hardware": {"hardware": HardwareConfig},
     "logger": {"none": NoLoggerConfig, "wandb": WandbLoggerConfig},
 }
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """The typed config of a composed config read back as plain data (a run's
+    ``.hydra/config.yaml``): each group's schema is the one whose fields are the group's keys.
+    Raises ValueError when a group fits no schema (a run of another pgexp version)."""
+    from omegaconf import OmegaConf
+
+    node = OmegaConf.structured(Config)
+    for key, value in data.items():
+        schemas = SCHEMAS.get(key)
+        if schemas is None:
+            node = OmegaConf.merge(node, {key: value})
+            continue
+        fits = [s for s in schemas.values() if set(fields_of(s)) == set(value or {})]
+        if not fits:
+            raise ValueError(f"{key} has keys {sorted(value or {})}, which no {key} schema has")
+        node[key] = OmegaConf.merge(OmegaConf.structured(fits[0]), value)
+    return cast(Config, OmegaConf.to_object(node))
+
+
+def fields_of(schema: type) -> list[str]:
+    """The field names of a config dataclass."""
+    return [f.name for f in dataclasses.fields(schema)]

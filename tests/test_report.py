@@ -11,10 +11,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from pgexp.report.cli import main, report
-from pgexp.report.runs import collect, group_runs, parse_overrides, swept_keys
+from pgexp.report.runs import collect, config_values, group_runs, swept_keys
 from pgexp.report.stats import loglog_slope, t_interval
 from pgexp.run import run
-from tests.helpers import compose_raw, quiet
+from tests.helpers import compose, compose_raw, quiet
 
 
 def test_t_interval_is_the_closed_form_and_covers_95_percent_at_three_seeds() -> None:
@@ -34,12 +34,11 @@ def test_loglog_slope_recovers_a_power_law() -> None:
     assert slope == pytest.approx(-0.5, abs=1e-12) and 10**intercept == pytest.approx(3.0)
 
 
-def test_overrides_parse_into_keys() -> None:
-    assert parse_overrides(["estimator.N=10", "+experiment=x", "seed=2"]) == {
-        "estimator.N": "10",
-        "experiment": "x",
-        "seed": "2",
-    }
+def test_config_values_flatten_a_typed_config_with_each_option_named_by_its_group() -> None:
+    values = config_values(compose(quiet(["env=garnet", "estimator=minibatch", "seed=3"])))
+    assert values["env"] == "garnet" and values["estimator"] == "minibatch"
+    assert values["estimator.N"] == "100" and values["estimator.baseline"] == "none"
+    assert values["seed"] == "3" and "env.name" not in values
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from pgexp.config import BanditEnvConfig, ExactEstimatorConfig, MinibatchEstimatorConfig
 from pgexp.report.runs import Collection, Run, collect, group_runs, swept_keys
 from pgexp.report.table import markdown, summarize, write_csv
 
@@ -24,9 +25,10 @@ def runs_by_n(runs: list[Run]) -> dict[float, list[Run]]:
     """Mini-batch runs with a gradient error, by their N."""
     out: dict[float, list[Run]] = {}
     for run in runs:
-        estimator = run.config.get("estimator", {})
-        if estimator.get("name") == "minibatch" and run.metrics[0].grad_rel_err is not None:
-            out.setdefault(float(estimator["N"]), []).append(run)
+        estimator = run.config.estimator
+        has_error = run.metrics[0].grad_rel_err is not None
+        if isinstance(estimator, MinibatchEstimatorConfig) and has_error:
+            out.setdefault(float(estimator.N), []).append(run)
     return out
 
 
@@ -36,17 +38,18 @@ def final_grid(by_n: dict[float, list[Run]]) -> dict[tuple[float, float], list[f
     for n, group in by_n.items():
         for run in group:
             if run.summary.J_final is not None:
-                lr = float(run.config["train"]["lr"])
+                lr = run.config.train.lr
                 cells.setdefault((n, lr), []).append(run.summary.J_final)
     return cells
 
 
-def exact_bandit_runs(runs: list[Run]) -> list[Run]:
+def exact_bandit_runs(runs: list[Run]) -> list[tuple[Run, list[float]]]:
+    """The runs of exact ascent on a bandit, with the bandit's rewards."""
     return [
-        r
+        (r, list(r.config.env.rewards))
         for r in runs
-        if r.config.get("estimator", {}).get("name") == "exact"
-        and "rewards" in r.config.get("env", {})
+        if isinstance(r.config.estimator, ExactEstimatorConfig)
+        and isinstance(r.config.env, BanditEnvConfig)
     ]
 
 
@@ -112,8 +115,8 @@ def report(roots: list[Path], out: Path) -> list[str]:
         lines += ["", f"![heatmap]({plots.heatmap(grid, out).name})"]
     bandits = exact_bandit_runs(coll.runs)
     if bandits:
-        best = max(max(r.config["env"]["rewards"]) for r in bandits)
-        path, slope = plots.suboptimality(bandits, best, out)
+        best = max(max(rewards) for _, rewards in bandits)
+        path, slope = plots.suboptimality([r for r, _ in bandits], best, out)
         lines += [
             "",
             f"Sub-optimality of exact softmax PG: fitted slope {slope:.3f} (theory −1).",

@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import yaml
+from omegaconf.errors import OmegaConfBaseException
 
+from pgexp.config import Config, config_from_dict
 from pgexp.metrics import missing_iterations, read_summary
 from pgexp.records import IterationRecord, Status, Summary, from_json
 
 
 @dataclass
 class Run:
-    """One finished job: its directory, overrides, composed config, summary and metrics."""
+    """One finished job: its directory, typed config, summary and metrics."""
 
     path: Path
-    overrides: dict[str, str]
-    config: dict[str, Any]
+    config: Config
     summary: Summary
     metrics: list[IterationRecord]
+    values: dict[str, str] = field(default_factory=dict)
+    """Its config flattened to ``key: value`` text (:func:`config_values`)."""
+
+    def __post_init__(self) -> None:
+        self.values = self.values or config_values(self.config)
 
 
 @dataclass
@@ -58,10 +66,31 @@ def job_dirs(roots: Iterable[Path]) -> list[Path]:
     return sorted(found, key=lambda p: [_sort_key(x) for x in p.parts])
 
 
-def parse_overrides(lines: list[str]) -> dict[str, str]:
-    """``["estimator.N=10", "seed=1"]`` → ``{"estimator.N": "10", "seed": "1"}`` (``+`` dropped)."""
-    pairs = (line.lstrip("+~").split("=", 1) for line in lines if "=" in line)
-    return {key: value for key, value in pairs}
+NOT_COMPARED = ("seed", "logger", "train.progress", "train.resume", "train.overwrite",
+                "train.checkpoint_every")  # fmt: skip
+"""Config keys that never make a group: seeds are the replicates a group's means are taken
+over; the others only say how a run was started, shown or tracked."""
+
+
+def config_values(cfg: Config) -> dict[str, str]:
+    """The config as ``dotted.key: value`` text, one entry per leaf value; an option's ``name``
+    is the group's own entry (``estimator: minibatch``)."""
+    out: dict[str, str] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if dataclasses.is_dataclass(node):
+            for f in dataclasses.fields(node):
+                key = prefix.rstrip(".") if f.name == "name" else f"{prefix}{f.name}"
+                walk(getattr(node, f.name), key if f.name == "name" else f"{key}.")
+        elif isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{prefix}{k}.")
+        else:
+            value = node.value if isinstance(node, Enum) else node
+            out[prefix.rstrip(".")] = str(list(value) if isinstance(value, list) else value)
+
+    walk(cfg, "")
+    return out
 
 
 def read_run(path: Path, warnings: list[str]) -> Run | str:
@@ -76,9 +105,8 @@ def read_run(path: Path, warnings: list[str]) -> Run | str:
     try:
         summary = read_summary(path / "summary.json")
         metrics, damage = read_metrics_kept(metrics_file)
-        overrides = yaml.safe_load((path / ".hydra" / "overrides.yaml").read_text()) or []
-        config = yaml.safe_load((path / ".hydra" / "config.yaml").read_text()) or {}
-    except (OSError, ValueError, TypeError, yaml.YAMLError) as err:
+        config = config_from_dict(yaml.safe_load((path / ".hydra" / "config.yaml").read_text()))
+    except (OSError, ValueError, TypeError, yaml.YAMLError, OmegaConfBaseException) as err:
         return f"unreadable: {err}"
     if summary.status is not Status.ok:
         return f"status {summary.status.value!r}"
@@ -88,7 +116,7 @@ def read_run(path: Path, warnings: list[str]) -> Run | str:
         warnings.append(damage)
     elif gap := missing_iterations(metrics, summary.iters):
         warnings.append(f"{metrics_file}: {gap}")
-    return Run(path, parse_overrides(overrides), config, summary, metrics)
+    return Run(path, config, summary, metrics)
 
 
 def collect(roots: Iterable[Path]) -> Collection:
@@ -104,16 +132,18 @@ def collect(roots: Iterable[Path]) -> Collection:
 
 
 def swept_keys(runs: list[Run]) -> list[str]:
-    """Override keys whose value differs between runs, except ``seed`` (seeds are replicates)."""
-    keys = sorted({k for r in runs for k in r.overrides} - {"seed"})
-    return [k for k in keys if len({r.overrides.get(k) for r in runs}) > 1]
+    """Config keys that take two or more values across the runs (a key some runs lack counts
+    by the values of those that have it), except :data:`NOT_COMPARED`; in config order."""
+    keys = list(dict.fromkeys(k for r in runs for k in r.values))
+    compared = [k for k in keys if not k.startswith(NOT_COMPARED)]
+    return [k for k in compared if len({r.values[k] for r in runs if k in r.values}) > 1]
 
 
 def group_runs(runs: list[Run], keys: list[str]) -> dict[tuple[str, ...], list[Run]]:
     """Runs grouped by their values of ``keys`` (missing → ``"-"``), groups in sorted order."""
     groups: dict[tuple[str, ...], list[Run]] = {}
     for run in runs:
-        groups.setdefault(tuple(run.overrides.get(k, "-") for k in keys), []).append(run)
+        groups.setdefault(tuple(run.values.get(k, "-") for k in keys), []).append(run)
     return dict(sorted(groups.items(), key=lambda kv: [_sort_key(v) for v in kv[0]]))
 
 
