@@ -22,7 +22,7 @@ from pgexp.config import (
     MinibatchEstimatorConfig,
     MLPPolicyConfig,
 )
-from pgexp.envs import FiniteMDP, ObservationEnv
+from pgexp.envs import Env
 from pgexp.errors import ConfigError
 from pgexp.estimators.score import BLOCK_STEPS
 
@@ -46,15 +46,16 @@ def available_bytes(device: torch.device) -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
 
 
-def needed_bytes(cfg: Config, env: FiniteMDP | ObservationEnv, runs: int) -> tuple[int, str]:
+def needed_bytes(cfg: Config, env: Env, runs: int) -> tuple[int, str]:
     """About how many bytes a batch of ``runs`` runs holds at once, and the keys that set it."""
     value = 4 if cfg.hardware.dtype is DType.float32 else 8
     T = env.horizon
-    if isinstance(cfg.estimator, ExactEstimatorConfig) and isinstance(env, FiniteMDP):
+    mdp = env.finite_mdp
+    if isinstance(cfg.estimator, ExactEstimatorConfig) and mdp is not None:
         # the forward recursion keeps γ^t d_t of every step for the backward one
-        S, A = env.n_states, env.n_actions
+        S, A = mdp.n_states, mdp.n_actions
         per_step = runs * S * value
-        tables = 2 * env.nnz * (value + 8) + SAFETY * runs * S * A * value
+        tables = 2 * mdp.nnz * (value + 8) + SAFETY * runs * S * A * value
         return T * per_step + tables, f"env.horizon={T} (steps of the exact recursion)"
     sizes = {"train.reference_N": cfg.train.reference_N,
              "train.eval_episodes": min(cfg.train.eval_episodes or 0, EVAL_CHUNK)}  # fmt: skip
@@ -65,34 +66,26 @@ def needed_bytes(cfg: Config, env: FiniteMDP | ObservationEnv, runs: int) -> tup
         else:
             sizes["estimator.N"] = est.N
     key = max(sizes, key=lambda k: sizes[k])
-    obs = 8 if isinstance(env, FiniteMDP) else env.obs_dim * value
-    act = 8 if isinstance(env, FiniteMDP) or env.n_actions is not None else env.action_dim * value
-    per_step = runs * sizes[key] * (obs + act + value + 1)  # state, action, reward, alive
-    need = SAFETY * T * per_step + step_table_bytes(env, runs)
+    per_step = runs * sizes[key] * env.step_bytes(value)
+    need = SAFETY * (T * per_step + env.table_bytes(runs))
     return need, f"{key}={sizes[key]} with env.horizon={T}"
 
 
-def step_table_bytes(env: FiniteMDP | ObservationEnv, runs: int) -> int:
-    """A finite MDP's sampler holds a float64 table per run and transition entry (its
-    intermediates while it is built: ``SAFETY`` of them); other envs hold none."""
-    return SAFETY * runs * env.nnz * 8 if isinstance(env, FiniteMDP) else 0
-
-
-def policy_bytes(cfg: Config, env: FiniteMDP | ObservationEnv, runs: int) -> tuple[int, str]:
+def policy_bytes(cfg: Config, env: Env, runs: int) -> tuple[int, str]:
     """About how many bytes the policies of ``runs`` runs hold: a network's parameters (float64
     as drawn, the update's state, the gradient) and the activations of a block of steps, or a
     linear policy's random features; and the key that sets it."""
-    policy = cfg.policy
-    if isinstance(policy, MLPPolicyConfig) and isinstance(env, ObservationEnv):
-        widths = [env.obs_dim, *policy.hidden, 2 * max(env.n_actions or 0, env.action_dim)]
+    policy, obs, mdp = cfg.policy, env.observation_env, env.finite_mdp
+    if isinstance(policy, MLPPolicyConfig) and obs is not None:
+        widths = [obs.obs_dim, *policy.hidden, 2 * max(obs.n_actions or 0, obs.action_dim)]
         params = sum((a + 1) * b for a, b in pairwise(widths))
         sampled = cfg.estimator.N if isinstance(cfg.estimator, MinibatchEstimatorConfig) else 0
         rows = BLOCK_STEPS + max(sampled, EVAL_CHUNK)
         activations = SAFETY * rows * sum(widths) * 8
         return 6 * runs * params * 8 + activations, f"policy.hidden={list(policy.hidden)}"
     linear = policy if isinstance(policy, LinearSoftmaxConfig) else None
-    if linear is not None and linear.features == "random" and isinstance(env, FiniteMDP):
-        size = SAFETY * env.n_states * env.n_actions * linear.dim * 8
+    if linear is not None and linear.features == "random" and mdp is not None:
+        size = SAFETY * mdp.n_states * mdp.n_actions * linear.dim * 8
         return size, f"policy.dim={linear.dim}"
     return 0, "policy"
 
@@ -113,9 +106,7 @@ def check_env_fits(cfg: Config) -> None:
     refuse_if_too_big(*env_bytes(cfg), runs=1, device=torch.device("cpu"))
 
 
-def check_fits(
-    cfg: Config, env: FiniteMDP | ObservationEnv, runs: int, device: torch.device
-) -> None:
+def check_fits(cfg: Config, env: Env, runs: int, device: torch.device) -> None:
     """:class:`ConfigError` naming the sizes to lower when the batch cannot fit in memory."""
     refuse_if_too_big(*needed_bytes(cfg, env, runs), runs=runs, device=device)
     refuse_if_too_big(*policy_bytes(cfg, env, runs), runs=runs, device=device)

@@ -10,11 +10,13 @@ chooses the action and the next state together).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from pgexp.counter_rng import uniforms
+from pgexp.envs.base import Env
 from pgexp.envs.batched import BatchedEnv
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.envs.gym_vector import GymVectorEnv
@@ -73,6 +75,18 @@ class Trajectories:
     def env_steps(self) -> torch.Tensor:
         """[R] int64 real environment steps per run (steps taken before termination)."""
         return self.alive.sum((1, 2))
+
+
+class TrajectorySampler(Protocol):
+    """Samples N trajectories per run at the policy's current parameters."""
+
+    discount: float
+    """γ of the env sampled."""
+
+    def sample(self, policy: Policy, keys: torch.Tensor, n: int, first: int = 0) -> Trajectories:
+        """Trajectories ``first .. first + n - 1`` of each run; ``keys`` [R, 2] are the runs'
+        keys for this batch (trajectory i draws from the counter i, whatever else is drawn)."""
+        ...
 
 
 class StepDraws:
@@ -289,13 +303,13 @@ class RunView:
         return self.policy.sample(batch, u.unsqueeze(1).expand(-1, R, -1), first)[self.run]
 
 
-TrajectorySampler = Sampler | BatchedEnvSampler | GymSampler
-
-
-def make_sampler(env: FiniteMDP | BatchedEnv | GymVectorEnv) -> TrajectorySampler:
-    """The sampler for an env of any kind."""
-    if isinstance(env, FiniteMDP):
-        return Sampler(env)
-    if isinstance(env, GymVectorEnv):
-        return GymSampler(env)
-    return BatchedEnvSampler(env)
+def make_sampler(env: Env) -> TrajectorySampler:
+    """The sampler for an env of any kind (the one place that asks which kind it is)."""
+    mdp, obs = env.finite_mdp, env.observation_env
+    if mdp is not None:
+        return Sampler(mdp)
+    if isinstance(obs, GymVectorEnv):
+        return GymSampler(obs)
+    if isinstance(obs, BatchedEnv):
+        return BatchedEnvSampler(obs)
+    raise TypeError(f"no sampler for {type(env).__name__}")

@@ -13,7 +13,7 @@ import torch
 from tqdm import tqdm
 
 from pgexp.checkpoint import Checkpoint, fingerprint, read_hydra_files
-from pgexp.compiled import compile_env, compile_policy
+from pgexp.compiled import compile_policy
 from pgexp.config import (
     Baseline,
     Config,
@@ -24,7 +24,7 @@ from pgexp.config import (
 )
 from pgexp.counter_rng import Stream, seed_keys, stream_keys
 from pgexp.diagnose import run_warnings
-from pgexp.envs import FiniteMDP, GymVectorEnv, ObservationEnv, make_env
+from pgexp.envs import Env, make_env
 from pgexp.errors import ConfigError
 from pgexp.estimators import (
     ExactGradient,
@@ -82,7 +82,7 @@ def evaluate(
 
 
 def final_values(
-    env: FiniteMDP | ObservationEnv,
+    env: Env,
     policy: Policy,
     episodes: int,
     keys: torch.Tensor,
@@ -92,9 +92,10 @@ def final_values(
     at θ^K (None for 0 episodes); ``keys`` [R, 2] are the runs' evaluation keys."""
     R = keys.shape[0]
     J: list[float | None] = [None] * R
-    if isinstance(env, FiniteMDP) and isinstance(policy, TablePolicy):
+    mdp = env.finite_mdp
+    if mdp is not None and isinstance(policy, TablePolicy):
         with torch.no_grad():
-            J = list(dp_objective(env, policy).tolist())
+            J = list(dp_objective(mdp, policy).tolist())
     if episodes == 0:
         return J, [None] * R
     return J, list(evaluate(make_sampler(env), policy, episodes, keys, progress))
@@ -102,7 +103,7 @@ def final_values(
 
 def make_reference(
     cfg: Config,
-    env: FiniteMDP | ObservationEnv,
+    env: Env,
     estimator: GradientEstimator,
 ) -> tuple[GradientEstimator | None, int, str | None]:
     """The reference gradient of ``grad_cos``/``grad_rel_err``, every how many iterations it is
@@ -113,8 +114,8 @@ def make_reference(
     unbiased mini-batch estimate (reward-to-go returns, leave-one-out baseline) drawn from its own
     random stream, every ``train.reference_every`` iterations.
     """
-    train_cfg = cfg.train
-    if train_cfg.exact_metrics and isinstance(env, FiniteMDP):
+    train_cfg, mdp = cfg.train, env.finite_mdp
+    if train_cfg.exact_metrics and mdp is not None:
         if train_cfg.reference_N > 0:
             raise ConfigError(
                 "train.reference_N",
@@ -122,7 +123,7 @@ def make_reference(
                 "(train.exact_metrics=true): set train.exact_metrics=false to use an estimate",
             )
         is_dp = isinstance(estimator, ExactGradient) and estimator.method is ExactMethod.dp
-        return (estimator if is_dp else ExactGradient(env)), 1, "exact"
+        return (estimator if is_dp else ExactGradient(mdp)), 1, "exact"
     if train_cfg.reference_N > 0:
         sampler = make_sampler(env)
         n = train_cfg.reference_N
@@ -167,10 +168,9 @@ def run_batch(jobs: Sequence[Job]) -> list[Summary]:
     locks = [RunDirLock(job.run_dir) for job in jobs]
     try:
         starts = start_points(jobs, locks)
-        if isinstance(env, FiniteMDP):
-            env = env.to(device)
+        env = env.to(device)
         if cfg.hardware.compile:
-            env = compile_env(env)
+            env = env.compiled()
         summaries: dict[int, Summary] = {}
         by_start: dict[int, list[int]] = {}
         for i, (job, start) in enumerate(zip(jobs, starts, strict=True)):
@@ -188,8 +188,7 @@ def run_batch(jobs: Sequence[Job]) -> list[Summary]:
     finally:
         for lock in locks:
             lock.release()
-        if isinstance(env, GymVectorEnv):
-            env.close()
+        env.close()
     return [summaries[i] for i in range(len(jobs))]
 
 
@@ -215,7 +214,7 @@ def start_points(jobs: Sequence[Job], locks: Sequence[RunDirLock]) -> list[Start
 
 def preflight(
     cfg: Config, runs: int = 1
-) -> tuple[FiniteMDP | ObservationEnv, torch.device, torch.dtype]:
+) -> tuple[Env, torch.device, torch.dtype]:
     """Everything about a config that can be refused before a file is written: its values, its
     device, its env, whether ``runs`` runs of it fit in memory, and whether its estimator,
     policy and reference gradient can be built for that env (once, then dropped). Returns the
@@ -246,7 +245,7 @@ class Prepared:
 def prepare(
     jobs: Sequence[Job],
     checkpoints: Sequence[Checkpoint | None],
-    env: FiniteMDP | ObservationEnv,
+    env: Env,
     device: torch.device,
     dtype: torch.dtype,
 ) -> Prepared:
@@ -283,7 +282,7 @@ def prepare(
 def train_jobs(
     jobs: Sequence[Job],
     checkpoints: Sequence[Checkpoint | None],
-    env: FiniteMDP | ObservationEnv,
+    env: Env,
     device: torch.device,
     dtype: torch.dtype,
 ) -> list[Summary]:
@@ -334,7 +333,7 @@ def train_jobs(
 
 
 def final_values_of(
-    batch: RunBatch, env: FiniteMDP | ObservationEnv, episodes: int, progress: bool
+    batch: RunBatch, env: Env, episodes: int, progress: bool
 ) -> dict[int, tuple[float | None, float | None]]:
     """J(θᴷ) and the evaluation return of every active run, by its index in ``batch.runs``."""
     eval_keys = stream_keys(batch.keys, Stream.eval)

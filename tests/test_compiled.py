@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pgexp.compiled import CompiledDynamics
+from pgexp.envs.batched import CompiledDynamics
 from pgexp.envs.cartpole import TorchCartPole
 from pgexp.metrics import read_metrics
 from pgexp.run import run

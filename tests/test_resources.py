@@ -7,7 +7,7 @@ import torch
 
 from pgexp.envs import make_env
 from pgexp.errors import ConfigError
-from pgexp.resources import available_bytes, check_fits, needed_bytes, step_table_bytes
+from pgexp.resources import SAFETY, available_bytes, check_fits, needed_bytes
 from tests.helpers import compose, quiet
 
 CPU = torch.device("cpu")
@@ -19,8 +19,8 @@ def test_the_estimate_grows_with_n_horizon_and_runs() -> None:
     one, keys = needed_bytes(cfg, env, 1)
     assert keys == "estimator.N=100 with env.horizon=100"
     assert needed_bytes(cfg, env, 8)[0] == 8 * one
-    table = step_table_bytes(env, 1)
-    assert table == 4 * 8 * env.nnz  # the sampler's float64 table (FrozenLake: E entries)
+    table = SAFETY * env.table_bytes(1)
+    assert table == 4 * 8 * env.finite_mdp.nnz  # the sampler's float64 table (E entries)
     bigger = compose(quiet(["estimator=minibatch", "estimator.N=1000"]))
     assert needed_bytes(bigger, env, 1)[0] - table == 10 * (one - table)
 

@@ -13,6 +13,7 @@ from pgexp.config import (
     TorchEnvConfig,
     ToyTextEnvConfig,
 )
+from pgexp.envs.base import Env, ObservationEnv
 from pgexp.envs.batched import TORCH_ENVS, BatchedEnv, make_batched_env
 from pgexp.envs.finite_mdp import FiniteMDP, from_entries
 from pgexp.envs.generated import make_bandit, make_chain, make_garnet
@@ -23,6 +24,7 @@ from pgexp.errors import ConfigError
 
 __all__ = [
     "BatchedEnv",
+    "Env",
     "FiniteMDP",
     "GymVectorEnv",
     "MDPFileError",
@@ -40,11 +42,7 @@ __all__ = [
 ]
 
 
-ObservationEnv = BatchedEnv | GymVectorEnv
-"""Envs whose states are observation vectors (no transition table)."""
-
-
-def make_env(cfg: EnvConfig) -> FiniteMDP | ObservationEnv:
+def make_env(cfg: EnvConfig) -> Env:
     """The env a config describes: a finite MDP (on the CPU; move it with ``.to``), a
     torch-native batched env (which samples on the policy's device) or a gymnasium vector env."""
     gamma = cfg.discount

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import torch
@@ -58,6 +58,43 @@ class BatchedEnv:
     @property
     def obs_dim(self) -> int:
         return self.dynamics.obs_dim
+
+    @property
+    def finite_mdp(self) -> None:
+        return None
+
+    @property
+    def observation_env(self) -> BatchedEnv:
+        return self
+
+    def step_bytes(self, value_bytes: int) -> int:
+        """An observation, an action (an index or a vector), a reward and an alive flag."""
+        action = 8 if self.n_actions is not None else self.action_dim * value_bytes
+        return self.obs_dim * value_bytes + action + value_bytes + 1
+
+    def table_bytes(self, runs: int) -> int:
+        return 0
+
+    def to(self, device: torch.device) -> BatchedEnv:
+        return self  # its dynamics run on the device of the state they are given
+
+    def compiled(self) -> BatchedEnv:
+        return replace(self, dynamics=CompiledDynamics(self.dynamics))
+
+    def close(self) -> None:
+        pass
+
+
+class CompiledDynamics:
+    """The same dynamics with ``observe`` and ``step`` compiled (one fused kernel per call where
+    inductor manages); ``reset`` runs once per rollout and stays eager."""
+
+    def __init__(self, dynamics: BatchedDynamics) -> None:
+        self.obs_dim = dynamics.obs_dim
+        self.reset_half_width = dynamics.reset_half_width
+        self.reset = dynamics.reset
+        self.observe = torch.compile(dynamics.observe)
+        self.step = torch.compile(dynamics.step)
 
 
 TORCH_ENVS: dict[str, tuple[BatchedDynamics, int | None, int]] = {

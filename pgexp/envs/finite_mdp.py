@@ -111,6 +111,29 @@ class FiniteMDP:
             mu0=self.mu0.to(device),
         )
 
+    # ------------------------------------------------------------------ the Env protocol
+    @property
+    def finite_mdp(self) -> FiniteMDP:
+        return self
+
+    @property
+    def observation_env(self) -> None:
+        return None
+
+    def step_bytes(self, value_bytes: int) -> int:
+        """A state and an action (int64), a reward and an alive flag."""
+        return 8 + 8 + value_bytes + 1
+
+    def table_bytes(self, runs: int) -> int:
+        """The sampler's float64 table per run and transition entry (:meth:`step_table`)."""
+        return runs * self.nnz * 8
+
+    def compiled(self) -> FiniteMDP:
+        return self  # its steps are lookups, with nothing to compile
+
+    def close(self) -> None:
+        pass
+
     # ------------------------------------------------------------------ sampling
     def entry_states(self) -> EntryStates:
         """Per transition entry, what :meth:`step_table` needs of its state (the MDP's alone:

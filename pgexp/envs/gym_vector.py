@@ -105,6 +105,28 @@ class GymVectorEnv:
             return actions + self.action_start
         return actions.reshape(-1, *self.action_shape).astype(self.action_dtype)
 
+    @property
+    def finite_mdp(self) -> None:
+        return None
+
+    @property
+    def observation_env(self) -> GymVectorEnv:
+        return self
+
+    def step_bytes(self, value_bytes: int) -> int:
+        """An observation, an action (an index or a vector), a reward and an alive flag."""
+        action = 8 if self.n_actions is not None else self.action_dim * value_bytes
+        return self.obs_dim * value_bytes + action + value_bytes + 1
+
+    def table_bytes(self, runs: int) -> int:
+        return 0
+
+    def to(self, device: object) -> GymVectorEnv:
+        return self  # it steps on the CPU; observations move to the policy's device per step
+
+    def compiled(self) -> GymVectorEnv:
+        return self  # gymnasium's own code steps it
+
     def close(self) -> None:
         """Close every vector env (stops the worker processes of ``async``)."""
         for vec in self._vectors.values():

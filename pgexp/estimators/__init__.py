@@ -8,7 +8,7 @@ from pgexp.config import (
     ExactMethod,
     MinibatchEstimatorConfig,
 )
-from pgexp.envs import FiniteMDP, ObservationEnv
+from pgexp.envs import Env
 from pgexp.errors import ConfigError
 from pgexp.estimators.base import GradientEstimate, GradientEstimator, flat_grad
 from pgexp.estimators.exact import (
@@ -36,18 +36,16 @@ __all__ = [
 ]
 
 
-def make_estimator(
-    cfg: EstimatorConfig, env: FiniteMDP | ObservationEnv
-) -> ExactGradient | MinibatchGradient:
+def make_estimator(cfg: EstimatorConfig, env: Env) -> ExactGradient | MinibatchGradient:
     """The estimator an ``estimator`` config asks for."""
     if isinstance(cfg, ExactEstimatorConfig):
-        if not isinstance(env, FiniteMDP):
+        mdp, obs = env.finite_mdp, env.observation_env
+        if mdp is None:
             raise ConfigError(
                 "estimator=exact",
-                f"needs a finite MDP with a transition table; env={env.name} has none: "
-                "use estimator=minibatch",
+                f"needs a finite MDP with a transition table; env={obs.name if obs else env} has "
+                "none: use estimator=minibatch",
             )
-        mdp = env
         if cfg.method is ExactMethod.enumerate:
             n = count_trajectories(mdp)
             if n > cfg.max_trajectories:

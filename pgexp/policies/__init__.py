@@ -13,7 +13,7 @@ from pgexp.config import (
     PolicyConfig,
     TabularSoftmaxConfig,
 )
-from pgexp.envs import FiniteMDP, ObservationEnv
+from pgexp.envs import Env, ObservationEnv
 from pgexp.errors import ConfigError
 from pgexp.policies.base import Policy
 from pgexp.policies.features import load_features, one_hot_features, random_features
@@ -31,21 +31,20 @@ __all__ = [
 ]
 
 
-def make_policy(
-    cfg: PolicyConfig, env: FiniteMDP | ObservationEnv, generators: Sequence[torch.Generator]
-) -> Policy:
+def make_policy(cfg: PolicyConfig, env: Env, generators: Sequence[torch.Generator]) -> Policy:
     """The policy a config describes for R = ``len(generators)`` runs, in float64 on the CPU
     (move it with ``.to``); run r draws its initial parameters from ``generators[r]``.
     """
-    if not isinstance(env, FiniteMDP):
-        return make_neural_policy(cfg, env, generators)
+    mdp, obs = env.finite_mdp, env.observation_env
+    if mdp is None:
+        assert obs is not None, "an env is a finite MDP or has observation vectors"
+        return make_neural_policy(cfg, obs, generators)
     if isinstance(cfg, MLPPolicyConfig):
         raise ConfigError(
             f"policy={cfg.name}",
             "needs an env with observation vectors "
             "(cartpole, acrobot, pendulum, gym): use tabular_softmax or linear_softmax",
         )
-    mdp = env
     S, A, S_pol = mdp.n_states, mdp.n_actions, mdp.n_policy_states
     if isinstance(cfg, TabularSoftmaxConfig):
         return TabularSoftmax(S, A, S_pol, cfg.init, cfg.init_scale, generators)
