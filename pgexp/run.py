@@ -212,9 +212,7 @@ def start_points(jobs: Sequence[Job], locks: Sequence[RunDirLock]) -> list[Start
     return starts
 
 
-def preflight(
-    cfg: Config, runs: int = 1
-) -> tuple[Env, torch.device, torch.dtype]:
+def preflight(cfg: Config, runs: int = 1) -> tuple[Env, torch.device, torch.dtype]:
     """Everything about a config that can be refused before a file is written: its values, its
     device, its env, whether ``runs`` runs of it fit in memory, and whether its estimator,
     policy and reference gradient can be built for that env (once, then dropped). Returns the
