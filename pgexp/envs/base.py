@@ -86,3 +86,27 @@ class ObservationEnv(Env, Protocol):
     def action_dim(self) -> int:
         """Size of a continuous action (0 for discrete actions)."""
         ...
+
+
+class ObservationSteps:
+    """What envs with observation vectors answer alike (a base class of theirs): they are no
+    finite MDP, build no tables, and a step holds an observation, an action, a reward and an
+    alive flag."""
+
+    n_actions: int | None
+    action_dim: int
+
+    @property
+    def obs_dim(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def finite_mdp(self) -> None:
+        return None
+
+    def step_bytes(self, value_bytes: int) -> int:
+        action = 8 if self.n_actions is not None else self.action_dim * value_bytes
+        return self.obs_dim * value_bytes + action + value_bytes + 1
+
+    def table_bytes(self, runs: int) -> int:
+        return 0

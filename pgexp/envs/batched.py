@@ -8,6 +8,7 @@ from typing import Protocol
 import torch
 
 from pgexp.envs.acrobot import TorchAcrobot
+from pgexp.envs.base import ObservationSteps
 from pgexp.envs.cartpole import TorchCartPole
 from pgexp.envs.pendulum import TorchPendulum
 
@@ -38,7 +39,7 @@ class BatchedDynamics(Protocol):
 
 
 @dataclass(frozen=True)
-class BatchedEnv:
+class BatchedEnv(ObservationSteps):
     """A torch-native env with the run's horizon T and discount γ.
 
     Attributes:
@@ -60,20 +61,8 @@ class BatchedEnv:
         return self.dynamics.obs_dim
 
     @property
-    def finite_mdp(self) -> None:
-        return None
-
-    @property
     def observation_env(self) -> BatchedEnv:
         return self
-
-    def step_bytes(self, value_bytes: int) -> int:
-        """An observation, an action (an index or a vector), a reward and an alive flag."""
-        action = 8 if self.n_actions is not None else self.action_dim * value_bytes
-        return self.obs_dim * value_bytes + action + value_bytes + 1
-
-    def table_bytes(self, runs: int) -> int:
-        return 0
 
     def to(self, device: torch.device) -> BatchedEnv:
         return self  # its dynamics run on the device of the state they are given

@@ -16,11 +16,12 @@ import numpy as np
 from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv, VectorEnv
 from gymnasium.wrappers import FlattenObservation
 
+from pgexp.envs.base import ObservationSteps
 from pgexp.envs.gymnasium_make import make_gymnasium
 from pgexp.errors import ConfigError
 
 
-class GymVectorEnv:
+class GymVectorEnv(ObservationSteps):
     """The spec of a gymnasium env and the vector envs that step its copies.
 
     Attributes:
@@ -64,7 +65,7 @@ class GymVectorEnv:
         self.id, self.kwargs, self.name = env_id, dict(kwargs), name or env_id
         self.horizon, self.discount = horizon, discount
         self.vectorization, self.num_envs = vectorization, num_envs
-        self.obs_dim = int(math.prod(obs_space.shape or (1,)))
+        self._obs_dim = int(math.prod(obs_space.shape or (1,)))
         self.n_actions: int | None = None
         self.action_dim, self.action_start = 0, 0
         self.action_shape: tuple[int, ...] = ()
@@ -106,20 +107,12 @@ class GymVectorEnv:
         return actions.reshape(-1, *self.action_shape).astype(self.action_dtype)
 
     @property
-    def finite_mdp(self) -> None:
-        return None
+    def obs_dim(self) -> int:
+        return self._obs_dim
 
     @property
     def observation_env(self) -> GymVectorEnv:
         return self
-
-    def step_bytes(self, value_bytes: int) -> int:
-        """An observation, an action (an index or a vector), a reward and an alive flag."""
-        action = 8 if self.n_actions is not None else self.action_dim * value_bytes
-        return self.obs_dim * value_bytes + action + value_bytes + 1
-
-    def table_bytes(self, runs: int) -> int:
-        return 0
 
     def to(self, device: object) -> GymVectorEnv:
         return self  # it steps on the CPU; observations move to the policy's device per step
