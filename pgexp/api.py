@@ -55,7 +55,7 @@ def train(
     """
     from pgexp.hydra_jobs import run_name, typed_config
     from pgexp.run import run
-    from pgexp.validation import check_known_keys, validate
+    from pgexp.validation import check_known_keys
 
     if isinstance(overrides, str):
         raise ConfigError(
@@ -74,7 +74,6 @@ def train(
     directory = directory or Path(str(hydra_node.run.dir))
     cfg = typed_config(dcfg)
     check_known_keys(dcfg, cfg)
-    validate(cfg)
     resolved = cast(dict[str, Any], OmegaConf.to_container(dcfg, resolve=True, enum_to_str=True))
     _write_hydra_files(directory, dcfg, overrides)
     name = run_name(cfg, ",".join(overrides))

@@ -4,17 +4,41 @@ Each YAML file under ``conf/<group>/`` starts from one of these schemas (its def
 ``/hydra/pgexp_schema/<group>@_here_: <schema>``; :func:`pgexp.hydra_jobs.register_configs` stores
 them), so Hydra rejects unknown keys, wrong types and values outside an enum with a message
 naming the key.
-Value checks that a type cannot express (``N >= 1``, ``lr > 0``) live in :mod:`pgexp.validation`.
+Each schema checks the values a type cannot express (``N >= 1``, ``lr > 0``) in its
+``__post_init__``, which runs when OmegaConf builds the typed config (``OmegaConf.to_object``)
+and whenever one is made in code: a key's type, default and range are declared in one place.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, cast
 
 from omegaconf import MISSING
+
+from pgexp.errors import ConfigError
+
+MOST = 10**9
+"""The most iterations or evaluation episodes a run may ask for (a billion: days of work even
+at a millisecond each; beyond that a typo is likelier than a plan)."""
+
+
+def require(ok: bool, key: str, value: object, allowed: str) -> None:
+    """:class:`ConfigError` ``<key> must be <allowed> (got <value>)`` unless ``ok``."""
+    if not ok:
+        raise ConfigError(key, f"must be {allowed} (got {value!r})")
+
+
+def int_at_least(key: str, value: int, low: int) -> None:
+    require(value >= low, key, value, f"an integer >= {low}")
+
+
+def positive_finite(key: str, value: float) -> None:
+    require(math.isfinite(value) and value > 0, key, value, "a finite number > 0")
 
 
 class ExactMethod(str, Enum):
@@ -103,6 +127,12 @@ class EnvConfig:
     discount: float = 1.0
     """γ in J = E[Σ_{t<T} γ^t r_t]."""
 
+    def __post_init__(self) -> None:
+        # null is resolved (env=gym: the id's TimeLimit) or refused by make_env, which alone knows
+        if self.horizon is not None:
+            int_at_least("env.horizon", self.horizon, 1)
+        require(0 < self.discount <= 1, "env.discount", self.discount, "in (0, 1]")
+
 
 @dataclass
 class ToyTextEnvConfig(EnvConfig):
@@ -121,6 +151,13 @@ class BanditEnvConfig(EnvConfig):
     rewards: list[float] = field(default_factory=lambda: [1.0, 0.9, 0.1])
     horizon: int = 1
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        rewards = list(self.rewards)
+        require(len(rewards) > 0, "env.rewards", rewards, "a non-empty list")
+        finite = all(math.isfinite(r) for r in rewards)
+        require(finite, "env.rewards", rewards, "a list of finite numbers")
+
 
 @dataclass
 class ChainEnvConfig(EnvConfig):
@@ -134,6 +171,11 @@ class ChainEnvConfig(EnvConfig):
     large_reward: float = 10.0
     """Reward for walking right in the last state."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        int_at_least("env.n_states", self.n_states, 2)
+        require(0 <= self.slip <= 1, "env.slip", self.slip, "in [0, 1]")
+
 
 @dataclass
 class GarnetEnvConfig(EnvConfig):
@@ -144,6 +186,15 @@ class GarnetEnvConfig(EnvConfig):
     branching: int = 3
     seed: int = 0
     """Seed of the MDP itself (independent of the run's ``seed``)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        int_at_least("env.n_states", self.n_states, 1)
+        int_at_least("env.n_actions", self.n_actions, 1)
+        branching_ok = 1 <= self.branching <= self.n_states
+        allowed = f"an integer in [1, env.n_states={self.n_states}]"
+        require(branching_ok, "env.branching", self.branching, allowed)
+        require(0 <= self.seed < 2**32, "env.seed", self.seed, "an integer in [0, 2^32)")
 
 
 @dataclass
@@ -176,6 +227,11 @@ class GymEnvConfig(EnvConfig):
     """Copies stepped at once (more trajectories run in successive rounds); null: all N for
     ``sync``, one per CPU core for ``async``."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.num_envs is not None:
+            int_at_least("env.num_envs", self.num_envs, 1)
+
 
 # ----------------------------------------------------------------------------- policy
 @dataclass
@@ -191,6 +247,9 @@ class TablePolicyConfig(PolicyConfig):
     """``zeros`` (θ⁰ = 0, the uniform policy) or ``normal`` (N(0, init_scale²) entries)."""
     init_scale: float = 1.0
     """Standard deviation of the ``normal`` initial entries (unused by ``zeros``)."""
+
+    def __post_init__(self) -> None:
+        require(self.init_scale >= 0, "policy.init_scale", self.init_scale, ">= 0")
 
 
 @dataclass
@@ -218,6 +277,10 @@ class LinearSoftmaxConfig(TablePolicyConfig):
     feature_seed: int = 0
     """Seed of the ``features=random`` draw (unused otherwise)."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        int_at_least("policy.dim", self.dim, 1)
+
 
 @dataclass
 class MLPPolicyConfig(PolicyConfig):
@@ -228,6 +291,10 @@ class MLPPolicyConfig(PolicyConfig):
     """``orthogonal`` (gain √2, last layer 0.01) or ``default`` (torch's)."""
     hidden: list[int] = field(default_factory=lambda: [64, 64])
     activation: Activation = Activation.tanh
+
+    def __post_init__(self) -> None:
+        hidden = list(self.hidden)
+        require(all(h >= 1 for h in hidden), "policy.hidden", hidden, "sizes >= 1")
 
 
 @dataclass
@@ -253,6 +320,9 @@ class ExactEstimatorConfig(EstimatorConfig):
     max_trajectories: int = 1_000_000
     """``method=enumerate`` refuses MDPs with more trajectories than this."""
 
+    def __post_init__(self) -> None:
+        int_at_least("estimator.max_trajectories", self.max_trajectories, 1)
+
 
 @dataclass
 class MinibatchEstimatorConfig(EstimatorConfig):
@@ -271,6 +341,13 @@ class MinibatchEstimatorConfig(EstimatorConfig):
     order; with a baseline, each chunk is sampled twice: once for the baseline, once for the
     gradient)."""
 
+    def __post_init__(self) -> None:
+        int_at_least("estimator.N", self.N, 1)
+        if self.chunk is not None:
+            int_at_least("estimator.chunk", self.chunk, 1)
+        if self.baseline is Baseline.leave_one_out:
+            int_at_least("estimator.N (with estimator.baseline=leave_one_out)", self.N, 2)
+
 
 # ----------------------------------------------------------------------------- hardware
 @dataclass
@@ -284,6 +361,14 @@ class HardwareConfig:
     compile: bool = False
     """Wrap the torch env's observe/step and the neural policy's network in ``torch.compile``
     (nothing else is compiled; finite MDPs and table policies run as they are)."""
+
+    def __post_init__(self) -> None:
+        if self.threads is not None:
+            most = 4 * (os.cpu_count() or 1)
+            allowed = (
+                f"an integer in [1, {most}] (4 per core of this machine), or null (one per core)"
+            )
+            require(1 <= self.threads <= most, "hardware.threads", self.threads, allowed)
 
 
 # ----------------------------------------------------------------------------- logger
@@ -309,6 +394,9 @@ class WandbLoggerConfig(LoggerConfig):
     init_timeout_s: float = 30.0
     """The longest ``wandb.init`` may take (no network: it retries); an online run that cannot
     start within it falls back to an offline one."""
+
+    def __post_init__(self) -> None:
+        positive_finite("logger.init_timeout_s", self.init_timeout_s)
 
 
 # ----------------------------------------------------------------------------- root
@@ -343,6 +431,23 @@ class TrainConfig:
     overwrite: bool = False
     """Start afresh in a run directory that holds a run, replacing its files."""
 
+    def __post_init__(self) -> None:
+        require(1 <= self.iters <= MOST, "train.iters", self.iters, f"in [1, {MOST:.0e}]")
+        positive_finite("train.lr", self.lr)
+        if self.eval_episodes is not None:
+            episodes = self.eval_episodes
+            require(0 <= episodes <= MOST, "train.eval_episodes", episodes, f"in [0, {MOST:.0e}]")
+        int_at_least("train.reference_N", self.reference_N, 0)
+        if self.reference_N == 1:
+            raise ConfigError("train.reference_N", "must be 0 (off) or >= 2 (got 1)")
+        int_at_least("train.reference_every", self.reference_every, 1)
+        int_at_least("train.checkpoint_every", self.checkpoint_every, 0)
+        if self.overwrite and self.resume:
+            raise ConfigError(
+                "train.overwrite=true and train.resume=true",
+                "contradict each other (replace the run, or continue it): give one of them",
+            )
+
 
 @dataclass
 class Config:
@@ -353,6 +458,9 @@ class Config:
     logger: LoggerConfig = MISSING
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        require(0 <= self.seed < 2**64, "seed", self.seed, "an integer in [0, 2^64)")
 
 
 SCHEMAS: dict[str, dict[str, type]] = {

@@ -23,7 +23,7 @@ from pgexp.config import FEATURE_KINDS, SCHEMAS, Config, FileEnvConfig, LinearSo
 from pgexp.errors import ConfigError
 from pgexp.job import HYDRA_FILES, Job
 from pgexp.records import Status, Summary
-from pgexp.validation import check_known_keys, validate
+from pgexp.validation import check_known_keys
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 """The config tree (next to the package: an editable install)."""
@@ -96,7 +96,8 @@ def report_config_error(err: ConfigError, multirun: bool) -> NoReturn:
 
 
 def typed_config(dcfg: DictConfig) -> Config:
-    """The typed config; :class:`ConfigError` naming a required key left unset (``???``)."""
+    """The typed config, each value checked by its schema; :class:`ConfigError` naming a key
+    whose value pgexp cannot run with, or a required key left unset (``???``)."""
     try:
         return cast(Config, OmegaConf.to_object(dcfg))
     except MissingMandatoryValue as err:
@@ -162,7 +163,7 @@ def with_absolute_paths(cfg: Config) -> Config:
 
 def job_from_hydra(dcfg: DictConfig) -> Job:
     """The job Hydra has set up (its output directory, name, sweep group and overrides), with
-    its config validated; :class:`ConfigError` for a value pgexp cannot run with."""
+    its config typed and checked; :class:`ConfigError` for a value pgexp cannot run with."""
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     directory = ("hydra.sweep.dir", hc.sweep.dir) if multirun else ("hydra.run.dir", hc.run.dir)
@@ -171,7 +172,6 @@ def job_from_hydra(dcfg: DictConfig) -> Job:
     resolved = cast(dict[str, Any], OmegaConf.to_container(dcfg, resolve=True, enum_to_str=True))
     sweep = Path(hc.sweep.dir)
     check_known_keys(dcfg, cfg)  # `+train.foo=1` adds a key that to_object would drop
-    validate(cfg)  # before torch is imported: a bad value answers in a second
     return Job(
         cfg,
         Path(hc.runtime.output_dir),

@@ -49,7 +49,6 @@ from pgexp.rundir_lock import RunDirLock
 from pgexp.seeding import init_generator
 from pgexp.tracking import make_tracker
 from pgexp.training import RunBatch, RunOutput, train
-from pgexp.validation import validate
 
 Start = Checkpoint | Finished | None
 """How a job starts: from its checkpoint, not at all (finished before), or afresh."""
@@ -161,7 +160,6 @@ def run_batch(jobs: Sequence[Job]) -> list[Summary]:
     """
     cfg = jobs[0].cfg
     for job in jobs:
-        validate(job.cfg)
         if batch_key(job.cfg) != batch_key(cfg):
             raise ValueError("jobs of one batch may differ only in seed, train.lr and logger")
     env, device, dtype = preflight(cfg, len(jobs))
@@ -213,11 +211,11 @@ def start_points(jobs: Sequence[Job], locks: Sequence[RunDirLock]) -> list[Start
 
 
 def preflight(cfg: Config, runs: int = 1) -> tuple[Env, torch.device, torch.dtype]:
-    """Everything about a config that can be refused before a file is written: its values, its
-    device, its env, whether ``runs`` runs of it fit in memory, and whether its estimator,
+    """Everything about a config that can be refused before a file is written (its values were
+    checked when it was built): its device, its env, whether ``runs`` runs of it fit in memory,
+    and whether its estimator,
     policy and reference gradient can be built for that env (once, then dropped). Returns the
     env, the device and the dtype; raises :class:`ConfigError`."""
-    validate(cfg)
     device, dtype = apply_hardware(cfg.hardware)
     check_env_fits(cfg)
     env = make_env(cfg.env)

@@ -34,15 +34,13 @@ def test_experiment_composes_with_each_swept_value(name: str) -> None:
     that does not exist fails to compose)."""
     from omegaconf import OmegaConf
 
-    from pgexp.validation import validate
-
     swept = compose_raw([f"+experiment={name}"], with_hydra=True).hydra.sweeper.params
     params = OmegaConf.to_container(swept) if swept is not None else {}
     assert isinstance(params, dict)
-    validate(compose([f"+experiment={name}"]))
+    compose([f"+experiment={name}"])  # typed: every value checked
     for key, values in params.items():
         for value in swept_values(f"{key}={values}"):
-            validate(compose([f"+experiment={name}", f"{key}={value}"]))
+            compose([f"+experiment={name}", f"{key}={value}"])
 
 
 def swept_values(override: str) -> list[str]:

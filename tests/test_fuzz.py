@@ -2,26 +2,23 @@
 
 Hypothesis draws group choices and ``key=value`` overrides (wrong types, out-of-range values,
 unknown keys and groups, keys of another group's option, mismatched combinations) and runs what
-``pgexp`` runs before its first file: Hydra's composition, the schema's keys, the value checks
-and :func:`pgexp.run.preflight` (env, memory, estimator, policy, reference). Hydra's own
-refusals print as one line on the command line; pgexp's are :class:`ConfigError`. Anything else
-would be a traceback, and fails the test.
+``pgexp`` runs before its first file: Hydra's composition, the typed config (each schema's value
+checks), the schema's keys and :func:`pgexp.run.preflight` (env, memory, estimator, policy,
+reference). Hydra's own refusals print as one line on the command line; pgexp's are
+:class:`ConfigError`. Anything else would be a traceback, and fails the test.
 """
 
 from __future__ import annotations
-
-from typing import cast
 
 import pytest
 import torch
 from hydra.errors import HydraException
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from pgexp.config import Config
 from pgexp.errors import ConfigError
+from pgexp.hydra_jobs import typed_config
 from pgexp.run import preflight
 from pgexp.validation import check_known_keys
 from tests.helpers import compose_raw
@@ -80,10 +77,10 @@ def up_to_the_first_file(overrides: list[str]) -> str:
     """``accepted``, or the refusal (Hydra's or pgexp's) as one line; raises anything else."""
     try:
         node = compose_raw(overrides)
-        cfg = cast(Config, OmegaConf.to_object(node))
     except (HydraException, OmegaConfBaseException) as err:
         return f"hydra: {str(err).splitlines()[0]}"
     try:
+        cfg = typed_config(node)  # each schema checks its keys' values
         check_known_keys(node, cfg)
         preflight(cfg)
     except ConfigError as err:
