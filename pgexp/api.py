@@ -12,7 +12,6 @@ run of the same arrays are the same run.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +53,8 @@ def train(
             first, into a directory that holds no other MDP).
     """
     from pgexp.hydra_jobs import run_name, typed_config
+    from pgexp.metrics import read_metrics
+    from pgexp.records import to_json
     from pgexp.run import run
     from pgexp.validation import check_known_keys
 
@@ -77,10 +78,9 @@ def train(
     resolved = cast(dict[str, Any], OmegaConf.to_container(dcfg, resolve=True, enum_to_str=True))
     _write_hydra_files(directory, dcfg, overrides)
     name = run_name(cfg, ",".join(overrides))
-    run(cfg, directory, name=name, overrides=overrides, resolved=resolved)
-    lines = (directory / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    summary = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
-    return Result(directory, [json.loads(line) for line in lines if line.strip()], summary)
+    summary = run(cfg, directory, name=name, overrides=overrides, resolved=resolved)
+    records = read_metrics(directory / "metrics.jsonl")
+    return Result(directory, [to_json(r) for r in records], to_json(summary))
 
 
 def _compose(overrides: list[str]) -> tuple[DictConfig, DictConfig]:

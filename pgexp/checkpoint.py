@@ -19,13 +19,7 @@ from typing import Any
 
 import torch
 
-from pgexp.config import (
-    FEATURE_KINDS,
-    Config,
-    FileEnvConfig,
-    LinearSoftmaxConfig,
-    NoLoggerConfig,
-)
+from pgexp.config import FEATURE_KINDS, Config, FileEnvConfig, LinearSoftmaxConfig, identity
 from pgexp.files import write_atomic
 from pgexp.job import HYDRA_FILES
 
@@ -33,15 +27,11 @@ CHECKPOINT = "checkpoint.pt"
 
 
 def fingerprint(cfg: Config) -> str:
-    """What a run's numbers depend on: the config less the logger and the keys that only say
-    how to start or show it (``train.progress``, ``resume``, ``overwrite``,
-    ``checkpoint_every``), then one line per input file (``env.path``, a ``policy.features``
-    file) with the SHA-256 of its content, so that an edited file makes another run."""
-    train = dataclasses.replace(
-        cfg.train, progress=True, resume=False, overwrite=False, checkpoint_every=0
-    )
-    text = repr(dataclasses.replace(cfg, train=train, logger=NoLoggerConfig()))
-    return "".join([text, *(f"\n{key} sha256={digest}" for key, digest in input_files(cfg))])
+    """What a run's numbers depend on: its config's :func:`~pgexp.config.identity`, then one
+    line per input file (``env.path``, a ``policy.features`` file) with the SHA-256 of its
+    content, so that an edited file makes another run."""
+    files = (f"\n{key} sha256={digest}" for key, digest in input_files(cfg))
+    return "".join([identity(cfg), *files])
 
 
 def input_files(cfg: Config) -> list[tuple[str, str]]:

@@ -507,3 +507,16 @@ def config_from_dict(data: dict[str, Any]) -> Config:
 def fields_of(schema: type) -> list[str]:
     """The field names of a config dataclass."""
     return [f.name for f in dataclasses.fields(schema)]
+
+
+def identity(cfg: Config, *, start_keys: bool = False) -> str:
+    """What a config computes, as text: the config less the logger (each run has its own) and,
+    unless ``start_keys``, less the keys that only say how a run is started or shown
+    (``train.progress``, ``resume``, ``overwrite``, ``checkpoint_every``). Equal texts, equal
+    numbers."""
+    train = cfg.train
+    if not start_keys:
+        train = dataclasses.replace(
+            train, progress=True, resume=False, overwrite=False, checkpoint_every=0
+        )
+    return repr(dataclasses.replace(cfg, train=train, logger=NoLoggerConfig()))

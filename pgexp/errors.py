@@ -1,6 +1,8 @@
-"""Errors that reach the user as one line."""
+"""Errors and warnings that reach the user as one line."""
 
 from __future__ import annotations
+
+import sys
 
 
 class ConfigError(ValueError):
@@ -13,3 +15,8 @@ class ConfigError(ValueError):
     def __init__(self, key: str, problem: str) -> None:
         self.key = key
         super().__init__(f"{key} {problem}")
+
+
+def warn(message: str, program: str = "pgexp") -> None:
+    """One line on stderr: ``<program>: warning: <message>``."""
+    print(f"{program}: warning: {message}", file=sys.stderr)

@@ -20,7 +20,7 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
 from pgexp.config import FEATURE_KINDS, SCHEMAS, Config, FileEnvConfig, LinearSoftmaxConfig
-from pgexp.errors import ConfigError
+from pgexp.errors import ConfigError, warn
 from pgexp.job import HYDRA_FILES, Job
 from pgexp.records import Status, Summary
 from pgexp.validation import check_known_keys
@@ -213,7 +213,7 @@ def report_outcome(summary: Summary, run_dir: Path) -> None:
     """The line a finished job prints, and one per warning of its summary."""
     print(f"pgexp: {outcome(summary)} -> {run_dir}", file=sys.stderr)
     for warning in summary.warnings:
-        print(f"pgexp: warning: {warning} ({run_dir})", file=sys.stderr)
+        warn(f"{warning} ({run_dir})")
     SWEEP.append((run_dir, summary))
 
 

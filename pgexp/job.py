@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pgexp.config import Config, NoLoggerConfig
+from pgexp.config import Config, identity
 
 HYDRA_FILES = (".hydra/config.yaml", ".hydra/hydra.yaml", ".hydra/overrides.yaml")
 """The files Hydra writes into a job's directory before the job runs."""
@@ -31,10 +31,5 @@ class Job:
 def batch_key(cfg: Config) -> str:
     """Equal for configs that can be trained as one batch: all but ``seed``, ``train.lr`` and
     the logger (each run has its own tracker) must match."""
-    shared = dataclasses.replace(
-        cfg,
-        seed=0,
-        train=dataclasses.replace(cfg.train, lr=1.0),
-        logger=NoLoggerConfig(),
-    )
-    return repr(shared)
+    train = dataclasses.replace(cfg.train, lr=1.0)
+    return identity(dataclasses.replace(cfg, seed=0, train=train), start_keys=True)

@@ -35,10 +35,30 @@ def read_summary(path: Path) -> Summary:
     return from_json(Summary, json.loads(path.read_text(encoding="utf-8")))
 
 
+def read_records(path: Path) -> tuple[list[IterationRecord], str | None]:
+    """The records of ``metrics.jsonl`` up to the first line that is not one (a line cut short
+    by a kill, say), and what is wrong with the file, naming it and what was kept (None if
+    every line is a record). The one reader of the file: runs, resumes and reports use it."""
+    records: list[IterationRecord] = []
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for number, line in enumerate(lines, 1):
+        try:
+            records.append(from_json(IterationRecord, json.loads(line)))
+        except (ValueError, TypeError, KeyError) as err:
+            dropped = len(lines) - number + 1
+            return records, (
+                f"{path}: line {number} is not a record ({err}); kept the {len(records)} "
+                f"records before it, dropped {dropped} line{'s' if dropped > 1 else ''}"
+            )
+    return records, None
+
+
 def read_metrics(path: Path) -> list[IterationRecord]:
-    """The records of a ``metrics.jsonl`` file, in order."""
-    with path.open(encoding="utf-8") as f:
-        return [from_json(IterationRecord, json.loads(line)) for line in f if line.strip()]
+    """The records of a ``metrics.jsonl`` file, in order; ValueError if a line is not one."""
+    records, damage = read_records(path)
+    if damage:
+        raise ValueError(damage)
+    return records
 
 
 def compact_iterations(iterations: list[int]) -> str:

@@ -31,8 +31,8 @@ from pgexp.checkpoint import (
 from pgexp.errors import ConfigError
 from pgexp.files import write_atomic
 from pgexp.job import Job
-from pgexp.metrics import compact_iterations, read_summary
-from pgexp.records import Status, Summary
+from pgexp.metrics import compact_iterations, read_records, read_summary
+from pgexp.records import Status, Summary, to_json
 
 FINISHED = (Status.ok, Status.diverged)
 RUN_FILES = ("metrics.jsonl", "summary.json", CHECKPOINT)
@@ -108,18 +108,12 @@ def check_records(run_dir: Path, checkpoint: Checkpoint) -> None:
     """Refuse a resume unless ``metrics.jsonl`` holds iterations 1..k of the checkpoint, each
     once and in order (lines after them, and a line cut short, are what a resume drops)."""
     k, path = checkpoint.iteration, run_dir / "metrics.jsonl"
-    found: list[int] = []
-    problem = None
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()[:k] if k else []
+        records, damage = read_records(path)
     except OSError:
-        lines, problem = [], "the file is missing or unreadable"
-    for number, line in enumerate(lines, 1):
-        try:
-            found.append(json.loads(line)["iter"])
-        except (ValueError, KeyError, TypeError):
-            problem = f"line {number} is not a record"
-            break
+        records, damage = [], "the file is missing or unreadable"
+    found = [r.iter for r in records[:k]]
+    problem = damage if damage and len(found) < k else None
     if found != list(range(1, k + 1)):
         problem = problem or f"it holds iterations {compact_iterations(found)}"
         raise refuse(
@@ -135,11 +129,6 @@ def keep_records(path: Path, iterations: int) -> None:
     holds), atomically; a line cut short by a kill goes too."""
     if not path.exists():
         return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            if json.loads(line)["iter"] <= iterations:
-                kept.append(line)
-        except (ValueError, KeyError, TypeError):
-            break
-    write_atomic(path, "".join(f"{line}\n" for line in kept))
+    records, _ = read_records(path)
+    kept = [r for r in records if r.iter <= iterations]
+    write_atomic(path, "".join(f"{json.dumps(to_json(r))}\n" for r in kept))

@@ -8,12 +8,12 @@ logged (:mod:`pgexp.wandb_offline`).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
 from pgexp.config import LoggerConfig, WandbLoggerConfig, WandbMode
+from pgexp.errors import warn
 
 JOB_TYPE = "train"
 OFFLINE_WAIT_S = 10.0
@@ -43,10 +43,6 @@ class NullTracker:
 
     def finish(self, exit_code: int = 0) -> None:
         pass
-
-
-def warn(message: str) -> None:
-    print(f"pgexp: warning: {message}", file=sys.stderr)
 
 
 def first_line(err: BaseException) -> str:

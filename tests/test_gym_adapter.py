@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pgexp.config import Activation, NetInit
+from pgexp.config import Activation, NetInit, Vectorization
 from pgexp.envs import GymVectorEnv, make_env
 from pgexp.envs.batched import make_batched_env
 from pgexp.errors import ConfigError
@@ -61,7 +61,7 @@ def test_episode_lengths_match_the_torch_cartpole() -> None:
 def test_sync_and_async_give_the_same_trajectories() -> None:
     batches = []
     for mode in ("sync", "async"):
-        env = GymVectorEnv("CartPole-v1", {}, horizon=100, vectorization=mode, num_envs=4)
+        env = GymVectorEnv("CartPole-v1", {}, 100, vectorization=Vectorization[mode], num_envs=4)
         batches.append(GymSampler(env).sample(cartpole_policy(), sample_keys(4), 10))
         env.close()
     sync, async_ = batches
@@ -126,5 +126,6 @@ def test_width_caps_copies_per_round() -> None:
     """null num_envs: all N in one sync vector env, but one async worker per core."""
     cores = os.cpu_count() or 1
     assert GymVectorEnv("CartPole-v1", {}, None).width(1000) == 1000
-    assert GymVectorEnv("CartPole-v1", {}, None, vectorization="async").width(1000) == cores
-    assert GymVectorEnv("CartPole-v1", {}, None, vectorization="async", num_envs=3).width(2) == 2
+    parallel = Vectorization["async"]
+    assert GymVectorEnv("CartPole-v1", {}, None, vectorization=parallel).width(1000) == cores
+    assert GymVectorEnv("CartPole-v1", {}, None, vectorization=parallel, num_envs=3).width(2) == 2

@@ -48,7 +48,7 @@ def make_env(cfg: EnvConfig) -> Env:
     gamma = cfg.discount
     if isinstance(cfg, GymEnvConfig):
         return GymVectorEnv(cfg.id, dict(cfg.kwargs), cfg.horizon, gamma,
-                            cfg.vectorization.value, cfg.num_envs, cfg.name)  # fmt: skip
+                            cfg.vectorization, cfg.num_envs, cfg.name)  # fmt: skip
     if cfg.horizon is None:
         raise ConfigError("env.horizon", "must be an integer >= 1 (got None)")
     T = cfg.horizon

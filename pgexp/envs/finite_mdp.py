@@ -16,7 +16,8 @@ from typing import NamedTuple
 
 import torch
 
-ROW_SUM_TOL = 1e-8
+ROW_SUM_TOL = 1e-9
+"""How far a probability row (P[s][a], mu0) may sum from 1, in a table of one's own or built."""
 
 
 class EntryStates(NamedTuple):

@@ -16,6 +16,7 @@ import numpy as np
 from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv, VectorEnv
 from gymnasium.wrappers import FlattenObservation
 
+from pgexp.config import Vectorization
 from pgexp.envs.base import ObservationSteps
 from pgexp.envs.gymnasium_make import make_gymnasium
 from pgexp.errors import ConfigError
@@ -39,7 +40,7 @@ class GymVectorEnv(ObservationSteps):
         kwargs: dict[str, Any],
         horizon: int | None,
         discount: float = 1.0,
-        vectorization: str = "sync",
+        vectorization: Vectorization = Vectorization["sync"],
         num_envs: int | None = None,
         name: str | None = None,
     ) -> None:
@@ -90,13 +91,15 @@ class GymVectorEnv(ObservationSteps):
         (sync) or one worker process per CPU core (async)."""
         if self.num_envs is not None:
             return min(n, self.num_envs)
-        return n if self.vectorization == "sync" else min(n, os.cpu_count() or 1)
+        sync = self.vectorization is Vectorization["sync"]
+        return n if sync else min(n, os.cpu_count() or 1)
 
     def vector(self, width: int) -> VectorEnv:
         """A vector env of ``width`` copies (made once per width, then reused)."""
         if width not in self._vectors:
             fns = [self._make_one] * width
-            cls = AsyncVectorEnv if self.vectorization == "async" else SyncVectorEnv
+            sync = self.vectorization is Vectorization["sync"]
+            cls = SyncVectorEnv if sync else AsyncVectorEnv
             self._vectors[width] = cls(fns)
         return self._vectors[width]
 

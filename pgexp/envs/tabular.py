@@ -24,12 +24,11 @@ import numpy.lib.format as fmt
 import torch
 import yaml
 
-from pgexp.envs.finite_mdp import FiniteMDP
+from pgexp.envs.finite_mdp import ROW_SUM_TOL, FiniteMDP
 from pgexp.errors import ConfigError
 
 FIELDS = ("P", "R", "mu0", "terminal", "features", "state_names", "action_names")
 REQUIRED = ("P", "R", "mu0")
-SUM_TOL = 1e-9
 """How far a probability row (P[s][a], mu0) may sum from 1."""
 SUFFIXES = (".yaml", ".yml", ".json", ".npz")
 
@@ -204,18 +203,18 @@ def _shape(name: str, array: np.ndarray, expected: tuple[int, ...], form: str) -
 
 
 def _probabilities(name: str, rows: np.ndarray) -> None:
-    """Entries in [0, 1] and last-axis sums within :data:`SUM_TOL` of 1."""
+    """Entries in [0, 1] and last-axis sums within :data:`ROW_SUM_TOL` of 1."""
     outside = np.argwhere((rows < 0) | (rows > 1))
     if len(outside):
         index = tuple(int(i) for i in outside[0])
         shown = index[1:] if name == "mu0" else index
         raise MDPFileError(f"{name}{_at(shown)} = {rows[index]} is not a probability in [0, 1]")
     sums = rows.sum(-1)
-    off = np.argwhere(np.abs(sums - 1) > SUM_TOL)
+    off = np.argwhere(np.abs(sums - 1) > ROW_SUM_TOL)
     if len(off):
         index = tuple(int(i) for i in off[0])
         where = name if name == "mu0" else f"{name}{_at(index)}"
-        raise MDPFileError(f"{where} sums to {sums[index]:.12g}, not 1 (within {SUM_TOL})")
+        raise MDPFileError(f"{where} sums to {sums[index]:.12g}, not 1 (within {ROW_SUM_TOL})")
 
 
 def _terminal(terminal: Any, S: int, mu0: np.ndarray) -> list[int]:

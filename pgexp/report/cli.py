@@ -6,13 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from pgexp import errors
 from pgexp.config import BanditEnvConfig, ExactEstimatorConfig, MinibatchEstimatorConfig
 from pgexp.report.runs import Collection, Run, collect, group_runs, swept_keys
 from pgexp.report.table import markdown, summarize, write_csv
 
 
 def warn(message: str) -> None:
-    print(f"pgexp-report: warning: {message}", file=sys.stderr)
+    errors.warn(message, program="pgexp-report")
 
 
 def label(keys: list[str], values: tuple[str, ...]) -> str:

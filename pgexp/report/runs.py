@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -14,8 +13,8 @@ import yaml
 from omegaconf.errors import OmegaConfBaseException
 
 from pgexp.config import Config, config_from_dict
-from pgexp.metrics import missing_iterations, read_summary
-from pgexp.records import IterationRecord, Status, Summary, from_json
+from pgexp.metrics import missing_iterations, read_records, read_summary
+from pgexp.records import IterationRecord, Status, Summary
 
 
 @dataclass
@@ -41,23 +40,6 @@ class Collection:
     runs: list[Run] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def read_metrics_kept(path: Path) -> tuple[list[IterationRecord], str | None]:
-    """The records of ``metrics.jsonl`` up to the first line that is not one (a line cut short
-    by a kill, say), and a warning naming the file and what was kept (None if whole)."""
-    records: list[IterationRecord] = []
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    for number, line in enumerate(lines, 1):
-        try:
-            records.append(from_json(IterationRecord, json.loads(line)))
-        except (ValueError, TypeError) as err:
-            dropped = len(lines) - number + 1
-            return records, (
-                f"{path}: line {number} is not a record ({err}); kept the {len(records)} "
-                f"records before it, dropped {dropped} line{'s' if dropped > 1 else ''}"
-            )
-    return records, None
 
 
 def job_dirs(roots: Iterable[Path]) -> list[Path]:
@@ -104,7 +86,7 @@ def read_run(path: Path, warnings: list[str]) -> Run | str:
         return f"no summary.json: still running, or killed after {lines} iterations"
     try:
         summary = read_summary(path / "summary.json")
-        metrics, damage = read_metrics_kept(metrics_file)
+        metrics, damage = read_records(metrics_file)
         config = config_from_dict(yaml.safe_load((path / ".hydra" / "config.yaml").read_text()))
     except (OSError, ValueError, TypeError, yaml.YAMLError, OmegaConfBaseException) as err:
         return f"unreadable: {err}"
