@@ -33,3 +33,10 @@ def batch_key(cfg: Config) -> str:
     the logger (each run has its own tracker) must match."""
     train = dataclasses.replace(cfg.train, lr=1.0)
     return identity(dataclasses.replace(cfg, seed=0, train=train), start_keys=True)
+
+
+@dataclass
+class Refused:
+    """A batch of jobs refused before anything was written (one line, naming the key)."""
+
+    message: str

@@ -11,14 +11,15 @@ import pytest
 import yaml
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.utils import JobReturn
+from hydra.errors import ConfigCompositionException
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from hydra_plugins.pgexp_batched_launcher.batched_launcher import Prepared, check_cluster, groups
-from hydra_plugins.pgexp_batched_launcher.on_submitit import TrainBatch
+from hydra_plugins.pgexp_batched_launcher.on_submitit import Cluster, TrainBatch
 from hydra_plugins.pgexp_batched_launcher.sweep_configs import SweepConfigCache
 from pgexp.hydra_jobs import UserError
-from pgexp.job import Job
+from pgexp.job import Job, Refused
 from pgexp.records import Status
 from pgexp.run import run_batch
 from tests.helpers import compose, compose_raw, quiet
@@ -85,12 +86,13 @@ def test_batches_sent_to_submitit_compute_what_batches_trained_here_do(tmp_path:
 def test_a_cluster_that_cannot_run_here_is_refused_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(UserError, match="must be slurm or local"):
-        check_cluster("slrum")
+    with pytest.raises(ConfigCompositionException, match=r"submitit\.cluster"):
+        compose_raw(["hydra/launcher=batched_slurm", "hydra.launcher.submitit.cluster=slrum"],
+                    with_hydra=True)  # fmt: skip
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch on it
     with pytest.raises(UserError, match=r"needs SLURM's sbatch.*cluster=local"):
-        check_cluster("slurm")
-    check_cluster("local")
+        check_cluster(Cluster.slurm)
+    check_cluster(Cluster.local)
 
 
 def test_a_requeued_batch_reads_its_finished_runs_back_and_trains_the_rest(tmp_path: Path) -> None:
@@ -100,11 +102,12 @@ def test_a_requeued_batch_reads_its_finished_runs_back_and_trains_the_rest(tmp_p
 
     (finished,) = run_batch([job(0)])
     again = TrainBatch()([job(0), job(1)])  # as a requeued batch finds its first run done
-    assert not isinstance(again, str)
+    assert not isinstance(again, Refused)
     assert again[0] == finished and again[1].status is Status.ok
     assert again[1].J_final == run_batch([Job(job(1).cfg, tmp_path / "alone")])[0].J_final
     refusal = TrainBatch()([job(0, "train.lr=3"), job(2)])  # a run of another config: refused
-    assert isinstance(refusal, str) and "holds a finished run of another config" in refusal
+    assert isinstance(refusal, Refused)
+    assert "holds a finished run of another config" in refusal.message
     assert not (tmp_path / "2").exists()
 
 

@@ -38,6 +38,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hydra_plugins.pgexp_batched_launcher.on_submitit import (
+    Cluster,
     Outcome,
     SubmititConf,
     TrainBatch,
@@ -54,7 +55,7 @@ from pgexp.hydra_jobs import (
     report_outcome,
     sweep_objective,
 )
-from pgexp.job import Job, batch_key
+from pgexp.job import Job, Refused, batch_key
 
 log = logging.getLogger(__name__)
 
@@ -178,10 +179,10 @@ def train_here(batch: list[Prepared]) -> Outcome | Exception:
 def record(batch: list[Prepared], outcome: Outcome | Exception) -> None:
     """Fill in the returns of a batch's jobs: J_final each, or the error for all of them."""
     jobs = [p.job for p in batch if p.job is not None]
-    if isinstance(outcome, str):  # refused before anything was written
+    if isinstance(outcome, Refused):  # refused before anything was written
         for p, job in zip(batch, jobs, strict=True):
             forget_unstarted(job.run_dir, p.hydra_job_name)
-            fail(p.ret, UserError(outcome))
+            fail(p.ret, UserError(outcome.message))
         return
     if isinstance(outcome, Exception):
         for p in batch:
@@ -200,13 +201,10 @@ def fail(ret: JobReturn, err: Exception) -> None:
     ret.return_value = err
 
 
-def check_cluster(cluster: str) -> None:
-    """Refuse, in one line, a submitit cluster that cannot run here."""
-    if cluster not in ("slurm", "local"):
-        raise UserError(
-            f"pgexp: error: hydra.launcher.submitit.cluster must be slurm or local (got {cluster})"
-        )
-    if cluster == "slurm" and shutil.which("sbatch") is None:
+def check_cluster(cluster: Cluster) -> None:
+    """Refuse, in one line, a submitit cluster that cannot run here (Hydra refuses a name that
+    is no :class:`Cluster`)."""
+    if cluster is Cluster.slurm and shutil.which("sbatch") is None:
         raise UserError(
             "pgexp: error: hydra.launcher.submitit.cluster=slurm needs SLURM's sbatch, which is "
             "not on PATH here; hydra.launcher.submitit.cluster=local runs each batch as a "
@@ -222,7 +220,7 @@ class BatchedLauncher(Launcher):
                 f"pgexp: error: hydra.launcher.max_batch must be >= 1 (got {max_batch})"
             )
         if submitit is not None:
-            check_cluster(str(submitit.cluster))
+            check_cluster(Cluster(submitit.cluster))
         self.max_batch = max_batch
         self.submitit = submitit
         self.config: DictConfig | None = None
@@ -270,7 +268,7 @@ class BatchedLauncher(Launcher):
             conf: SubmititConf = OmegaConf.to_object(self.submitit)  # type: ignore[assignment]
             log.info(
                 f"Sending {len(job_overrides)} jobs as {len(batches)} batches to submitit "
-                f"({conf.cluster}), files in {conf.folder}"
+                f"({conf.cluster.value}), files in {conf.folder}"
             )
             jobs = [[p.job for p in b if p.job is not None] for b in batches]
             name = str(self.config.hydra.job.name)

@@ -7,18 +7,26 @@ pre-emption is requeued and continues from its runs' checkpoints.
 
 # no `from __future__ import annotations`: see batched_launcher.py
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from pgexp.errors import ConfigError
-from pgexp.job import Job
+from pgexp.job import Job, Refused
 from pgexp.records import Summary
+
+
+class Cluster(str, Enum):
+    """Where submitit runs each batch."""
+
+    slurm = "slurm"
+    local = "local"
 
 
 @dataclass
 class SubmititConf:
     """Where and how each batch runs; the keys mean what they mean in ``hydra/launcher=slurm``."""
 
-    cluster: str = "slurm"
+    cluster: Cluster = Cluster.slurm
     """submitit's executor: ``slurm``, or ``local`` (processes on this machine)."""
     folder: str = "${hydra.sweep.dir}/.submitit/%j"
     """submitit's own logs and pickles."""
@@ -42,8 +50,10 @@ class SubmititConf:
     """Further sbatch options, e.g. ``{account: my_account}``."""
 
 
-Outcome = list[Summary] | str
-"""What a batch job returns: each job's summary, or the one-line refusal of its config."""
+Outcome = list[Summary] | Refused
+"""What a batch job returns: each job's summary, or the refusal of its config (a class of
+pgexp's own: Hydra's plugin scan runs this module again, which would make a class defined here
+another class for code that imported it before)."""
 
 
 class TrainBatch:
@@ -56,7 +66,7 @@ class TrainBatch:
         try:
             return run_batch(jobs)
         except ConfigError as err:
-            return f"pgexp: error: {err}"
+            return Refused(f"pgexp: error: {err}")
 
     def checkpoint(self, jobs: list[Job]) -> Any:
         """What submitit runs when it requeues the job (the runs have checkpointed by then)."""
@@ -72,7 +82,7 @@ def submit(batches: list[list[Job]], conf: SubmititConf, name: str) -> list[Outc
 
     executor = submitit.AutoExecutor(
         folder=conf.folder,
-        cluster=conf.cluster,
+        cluster=conf.cluster.value,
         slurm_max_num_timeout=conf.max_num_timeout,
         local_max_num_timeout=conf.max_num_timeout,
     )
