@@ -19,6 +19,7 @@ from pathlib import Path
 
 from benchmarks import PGEXP
 from benchmarks.publish import publish
+from pgexp.markdown import table
 
 WORKLOADS = {
     "FrozenLake 4x4, N=100, 30 iterations": [
@@ -82,17 +83,11 @@ def measure(names: list[str], device: str) -> list[dict[str, object]]:
 
 
 def markdown(rows: list[dict[str, object]]) -> str:
-    lines = [
-        "| workload | launcher | seeds | W&B | wall s | s per seed | × one seed |",
-        "|---|---|---:|---|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['workload']} | {r['launcher']} | {r['seeds']} | "
-            f"{'offline' if r['logger'] == 'wandb' else 'off'} | {r['seconds']:.1f} | "
-            f"{r['per_seed']:.2f} | {r['vs_one_seed']:.1f}× |"
-        )
-    return "\n".join(lines)
+    head = ["workload", "launcher", "seeds", "W&B", "wall s", "s per seed", "× one seed"]
+    cells = [[r["workload"], r["launcher"], r["seeds"],
+              "offline" if r["logger"] == "wandb" else "off", f"{r['seconds']:.1f}",
+              f"{r['per_seed']:.2f}", f"{r['vs_one_seed']:.1f}×"] for r in rows]  # fmt: skip
+    return table(head, cells, "llrlrrr")
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ import torch
 from benchmarks.publish import publish
 from pgexp.envs.cartpole import TorchCartPole
 from pgexp.hardware import synchronize
+from pgexp.markdown import table
 
 SYNC_MAX_N = 16_384  # one python object per env: larger N takes minutes and GBs to build
 
@@ -103,18 +104,12 @@ def main() -> None:
     cols = [c for c in rows[0] if c != "N"]
     ratios = [(f"torch_{d.type}{suffix}", base) for d in devices for suffix in ("", "_compiled")
               for base in ("gym_numpy_vector", "gym_sync")]  # fmt: skip
-    lines = [
-        "| N | "
-        + " | ".join(f"{c} (steps/s)" for c in cols)
-        + "".join(f" | {a} / {b.removeprefix('gym_')}" for a, b in ratios)
-        + " |"
-    ]
-    lines.append("|---:|" + "---:|" * (len(cols) + len(ratios)))
-    for r in rows:
-        cells = [f"{r[c]:.3g}" if r[c] else "—" for c in cols]
-        cells += [f"{r[a] / r[b]:.2f}×" if r[b] else "—" for a, b in ratios]  # type: ignore[operator]
-        lines.append(f"| {r['N']} | " + " | ".join(cells) + " |")
-    publish("env_throughput", rows, "\n".join(lines))
+    head = ["N", *(f"{c} (steps/s)" for c in cols),
+            *(f"{a} / {b.removeprefix('gym_')}" for a, b in ratios)]  # fmt: skip
+    cells = [[r["N"], *(f"{r[c]:.3g}" if r[c] else "—" for c in cols),
+              *(f"{r[a] / r[b]:.2f}×" if r[b] else "—" for a, b in ratios)]  # type: ignore[operator]
+             for r in rows]  # fmt: skip
+    publish("env_throughput", rows, table(head, cells, "r" * len(head)))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from benchmarks.publish import publish
 from benchmarks.timing import median_seconds
 from pgexp.envs import FiniteMDP, make_garnet
 from pgexp.estimators import ExactGradient
+from pgexp.markdown import table
 from pgexp.policies import TabularSoftmax
 
 ACTIONS, BRANCHING, HORIZON = 4, 5, 100
@@ -88,24 +89,20 @@ def measure(states: int, repeats: int) -> dict[str, object]:
 
 def markdown(rows: list[dict[str, object]]) -> str:
     cores = rows[0]["cores"]
-    lines = [
-        "| states | nnz(P) | garnet, s | SciPy, s | pgexp float64 1 thread, s (ratio) | float32 1 "
-        f"thread | float64 {cores} threads | float32 {cores} threads | float32 max rel. err. |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    head = ["states", "nnz(P)", "garnet, s", "SciPy, s", "pgexp float64 1 thread, s (ratio)",
+            "float32 1 thread", f"float64 {cores} threads", f"float32 {cores} threads",
+            "float32 max rel. err."]  # fmt: skip
+    cells = []
     for r in rows:
         x = {k: float(v) for k, v in r.items()}  # type: ignore[arg-type]
-        cells = [
+        ratios = [
             f"{x[key]:.3f} ({x['scipy_s'] / x[key]:.2f}×)"
             for key in (f"pgexp_{dtype}_{threads}t_s" for threads in (1, cores)
                         for dtype in ("float64", "float32"))
         ]  # fmt: skip
-        lines.append(
-            f"| {r['states']:,} | {r['nnz']:,} | {x['garnet_s']:.2f} | {x['scipy_s']:.3f} | "
-            + " | ".join(cells)
-            + f" | {x['float32_rel_err']:.1e} |"
-        )
-    return "\n".join(lines)
+        cells.append([f"{r['states']:,}", f"{r['nnz']:,}", f"{x['garnet_s']:.2f}",
+                      f"{x['scipy_s']:.3f}", *ratios, f"{x['float32_rel_err']:.1e}"])  # fmt: skip
+    return table(head, cells, "r" * len(head))
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The GPU checks in one go, for a machine lent with a CUDA card: each workload on the GPU next to
+"""The GPU checks in one go, for a machine with a CUDA card: each workload on the GPU next to
 the CPU, with the card's name.
 
 - exact ∇J (dp) on garnets of 10⁵ and 10⁶ states (A = 4, branching 5, T = 100), float32, and
@@ -29,6 +29,7 @@ from pgexp.counter_rng import Stream, seed_keys, stream_keys
 from pgexp.envs import make_batched_env, make_garnet, make_toy_text
 from pgexp.estimators import ExactGradient, MinibatchGradient
 from pgexp.hardware import device_description, synchronize
+from pgexp.markdown import table
 from pgexp.policies import TabularSoftmax
 from pgexp.rollout import Sampler
 
@@ -116,13 +117,13 @@ def main() -> None:
         for n in sizes["cartpole"]:
             rows.append(cartpole(n, device, args.repeats))
             print(rows[-1], flush=True)
-    lines = ["| work | device | seconds | |", "|---|---|---:|---|"]
-    lines += [f"| {r['work']} | {r['device']} | {float(r['seconds']):.4f} | {r['note']} |"  # type: ignore[arg-type]
-              for r in rows]  # fmt: skip
+    cells = [[r["work"], r["device"], f"{float(r['seconds']):.4f}", r["note"]]  # type: ignore[arg-type]
+             for r in rows]  # fmt: skip
+    markdown = table(["work", "device", "seconds", ""], cells, "llrl")
     if gpu.type == "cuda":
-        publish("gpu", rows, "\n".join(lines))
+        publish("gpu", rows, markdown)
     else:
-        print("\n".join(lines))  # a dry run writes nothing
+        print(markdown)  # a dry run writes nothing
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from pgexp.counter_rng import Stream, seed_keys, stream_keys
 from pgexp.envs import FiniteMDP, make_toy_text
 from pgexp.estimators import ExactGradient, GradientEstimator, MinibatchGradient
 from pgexp.hardware import device_description, synchronize
+from pgexp.markdown import table
 from pgexp.policies import TabularSoftmax
 from pgexp.rollout import Sampler
 
@@ -73,17 +74,10 @@ def measure(device: torch.device, dtype: torch.dtype, repeats: int) -> list[dict
 
 
 def markdown(rows: list[dict[str, object]]) -> str:
-    lines = [
-        "| device | dtype | env | estimator | N | ms per gradient |",
-        "|---|---|---|---|---:|---:|",
-    ]
-    for r in rows:
-        n = "" if r["N"] is None else r["N"]
-        ms = 1000 * float(r["seconds"])  # type: ignore[arg-type]
-        lines.append(
-            f"| {r['device']} | {r['dtype']} | {r['env']} | {r['estimator']} | {n} | {ms:.1f} |"
-        )
-    return "\n".join(lines)
+    head = ["device", "dtype", "env", "estimator", "N", "ms per gradient"]
+    cells = [[r["device"], r["dtype"], r["env"], r["estimator"], "" if r["N"] is None else r["N"],
+              f"{1000 * float(r['seconds']):.1f}"] for r in rows]  # type: ignore[arg-type]  # fmt: skip
+    return table(head, cells, "llllrr")
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from torch import nn
 from benchmarks.publish import publish
 from benchmarks.timing import median_seconds
 from pgexp.config import Activation, NetInit
+from pgexp.markdown import table
 from pgexp.policies import CategoricalMLP
 
 
@@ -92,18 +93,16 @@ def main() -> None:
         for runs, n in [(1, 64), (1, 1024), (8, 64), (64, 64), (1, 16384)]
         for row in measure(runs, n, threads, args.repeats)
     ]
-    lines = [
-        "| work | runs R | rows N per run | threads | pgexp ms | one batched product ms "
-        "| pgexp / batched |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
+    head = ["work", "runs R", "rows N per run", "threads", "pgexp ms", "one batched product ms",
+            "pgexp / batched"]  # fmt: skip
+    cells = []
     for r in rows:
         ours, plain = r["ms"]  # type: ignore[misc]
-        lines.append(
-            f"| {r['work']} | {r['R']} | {r['N']} | {r['threads']} | {ours:.3f} | {plain:.3f} "
-            f"| {ours / plain:.2f}× |"
-        )
-    publish("invariance_cost", rows, "\n".join(lines), threads="threads as in the table")
+        cells.append([r["work"], r["R"], r["N"], r["threads"], f"{ours:.3f}", f"{plain:.3f}",
+                      f"{ours / plain:.2f}×"])  # fmt: skip
+    publish(
+        "invariance_cost", rows, table(head, cells, "lrrrrrr"), threads="threads as in the table"
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from benchmarks import PGEXP
 from benchmarks.publish import publish
+from pgexp.markdown import table
 
 JOB = [
     "env=bandit",
@@ -78,14 +79,10 @@ def measure() -> list[dict[str, object]]:
 
 
 def markdown(rows: list[dict[str, object]]) -> str:
-    lines = [
-        "| launcher | 1 job, s | 8 jobs, s | per extra job, s | start-up, s |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(f"| {r['launcher']} | {r['one_job_s']:.1f} | {r['eight_jobs_s']:.1f} | "
-                     f"{r['per_job_s']:.2f} | {r['startup_s']:.1f} |")  # fmt: skip
-    return "\n".join(lines)
+    head = ["launcher", "1 job, s", "8 jobs, s", "per extra job, s", "start-up, s"]
+    cells = [[r["launcher"], f"{r['one_job_s']:.1f}", f"{r['eight_jobs_s']:.1f}",
+              f"{r['per_job_s']:.2f}", f"{r['startup_s']:.1f}"] for r in rows]  # fmt: skip
+    return table(head, cells, "lrrrr")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.publish import publish
+from pgexp.markdown import table
 
 CASES = [(n, 100, None) for n in (1_000, 10_000, 100_000)] + [
     (100_000, 100, 10_000),
@@ -59,14 +60,14 @@ def main() -> None:
     for n, horizon, chunk in CASES:
         rows.append({"N": n, "T": horizon, "chunk": chunk, "peak_mib": one(n, horizon, chunk)})
         print(rows[-1], file=sys.stderr, flush=True)
-    lines = ["| N | T | estimator.chunk | N·T steps | peak added, MiB | bytes per step held |",
-             "|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    head = ["N", "T", "estimator.chunk", "N·T steps", "peak added, MiB", "bytes per step held"]
+    cells = []
     for r in rows:
         n, T, chunk, mib = r["N"], r["T"], r["chunk"], float(r["peak_mib"])  # type: ignore[arg-type]
         held = (chunk or n) * T  # type: ignore[operator]
-        lines.append(f"| {n:,} | {T} | {chunk or '—'} | {n * T:.2e} | {mib:.0f} | "  # type: ignore[operator]
-                     f"{mib * 2**20 / held:.0f} |")  # fmt: skip
-    publish("minibatch_memory", rows, "\n".join(lines), threads="1 torch thread")
+        cells.append([f"{n:,}", T, chunk or "—", f"{n * T:.2e}", f"{mib:.0f}",  # type: ignore[operator]
+                      f"{mib * 2**20 / held:.0f}"])  # fmt: skip
+    publish("minibatch_memory", rows, table(head, cells, "rrrrrr"), threads="1 torch thread")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from benchmarks.publish import publish
 from benchmarks.timing import median_seconds
 from pgexp.config import Activation, NetInit
 from pgexp.envs import make_batched_env
+from pgexp.markdown import table
 from pgexp.policies import CategoricalMLP
 from pgexp.rollout import BatchedEnvSampler
 
@@ -73,19 +74,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = [measure(n, args.calls) for n in args.sizes]
-    lines = [
-        "| N | eager steps/s | compiled steps/s | compiled / eager | compile s | bit-equal "
-        "| numpy env alone steps/s | compiled / numpy |",
-        "|---:|---:|---:|---:|---:|---|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['N']} | {r['eager']:.3g} | {r['compiled']:.3g} "
-            f"| {r['compiled'] / r['eager']:.1f}× | {r['compile_s']:.0f} "
-            f"| {'yes' if r['bitwise_equal'] else 'no'} | {r['numpy_env_alone']:.3g} "
-            f"| {r['compiled'] / r['numpy_env_alone']:.2f}× |"
-        )
-    publish("rollout_compile", rows, "\n".join(lines))  # type: ignore[arg-type]
+    head = ["N", "eager steps/s", "compiled steps/s", "compiled / eager", "compile s", "bit-equal",
+            "numpy env alone steps/s", "compiled / numpy"]  # fmt: skip
+    cells = [[r["N"], f"{r['eager']:.3g}", f"{r['compiled']:.3g}",
+              f"{r['compiled'] / r['eager']:.1f}×", f"{r['compile_s']:.0f}",
+              "yes" if r["bitwise_equal"] else "no", f"{r['numpy_env_alone']:.3g}",
+              f"{r['compiled'] / r['numpy_env_alone']:.2f}×"] for r in rows]  # fmt: skip
+    publish("rollout_compile", rows, table(head, cells, "rrrrrlrr"))  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ import numpy as np
 
 from benchmarks import PGEXP
 from benchmarks.publish import publish
+from pgexp.markdown import table
 
 COMMON = [
     "logger=none",
@@ -134,11 +135,10 @@ def measure(iters: int) -> list[dict[str, object]]:
 
 
 def markdown(rows: list[dict[str, object]]) -> str:
-    lines = [
-        "| workload | torch threads | another process busy | pgexp s per iteration (median, worst) "
-        "| pgexp env steps/s | alternative | ratio |",
-        "|---|---:|---|---:|---:|---:|---:|",
-    ]
+    head = ["workload", "torch threads", "another process busy",
+            "pgexp s per iteration (median, worst)", "pgexp env steps/s", "alternative",
+            "ratio"]  # fmt: skip
+    cells = []
     for r in rows:
         median, worst = float(r["median_s"]), float(r["worst_s"])  # type: ignore[arg-type]
         rate, alt = float(r["steps_per_s"]), float(r["alternative"])  # type: ignore[arg-type]
@@ -146,11 +146,9 @@ def markdown(rows: list[dict[str, object]]) -> str:
             alt_cell, ratio = f"SyncVectorEnv stepping: {alt:.2f} s", f"{alt / median:.0f}× faster"
         else:
             alt_cell, ratio = f"numpy CartPole: {alt:.3g} steps/s", f"{rate / alt:.3f}×"
-        lines.append(
-            f"| {r['workload']} | {r['threads']} | {'yes' if r['busy_core'] else 'no'} | "
-            f"{median:.3f} ({worst:.3f}) | {rate:.3g} | {alt_cell} | {ratio} |"
-        )
-    return "\n".join(lines)
+        cells.append([r["workload"], r["threads"], "yes" if r["busy_core"] else "no",
+                      f"{median:.3f} ({worst:.3f})", f"{rate:.3g}", alt_cell, ratio])  # fmt: skip
+    return table(head, cells, "lrlrrrr")
 
 
 def main() -> None:

@@ -2,8 +2,9 @@
 each run with its own learning rate.
 
 Written out rather than taken from ``torch.optim``: the updates are a few element-wise lines,
-while constructing a ``torch.optim`` optimizer imports torch's compiler stack, about 2 s of
-start-up in every process (every command-line job, every parallel worker). Both updates are
+while constructing a ``torch.optim`` optimizer imports torch's compiler stack, seconds of
+start-up in every process (every command-line job, every parallel worker; measured in
+docs/benchmarks.md). Both updates are
 tested to equal ``torch.optim.SGD`` / ``torch.optim.Adam`` with ``maximize=True`` step by step.
 """
 

@@ -1,6 +1,6 @@
 """On a CUDA GPU: rollouts stay on the device, and the device computes what the CPU does.
 
-Skipped without a GPU (CI has none); run on a lent GPU with ``pytest -m gpu``.
+Skipped without a GPU; run on a machine with a CUDA card with ``pytest -m gpu``.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from pgexp.markdown import table
 from pgexp.report.cli import main, report
 from pgexp.report.runs import collect, config_values, group_runs, swept_keys
 from pgexp.report.stats import loglog_slope, t_interval
@@ -32,6 +33,16 @@ def test_loglog_slope_recovers_a_power_law() -> None:
     n = np.array([1, 4, 16, 64, 256])
     slope, intercept = loglog_slope(n, 3.0 * n**-0.5)
     assert slope == pytest.approx(-0.5, abs=1e-12) and 10**intercept == pytest.approx(3.0)
+
+
+def test_a_markdown_table_keeps_its_columns_and_refuses_a_row_that_does_not_fit() -> None:
+    text = table(["a", "b", "c"], [[1, "x", 2.5], ["–", "", "y"]], "lr")
+    lines = ["| a | b | c |", "|---|---:|---|", "| 1 | x | 2.5 |", "| – |  | y |"]
+    assert text.splitlines() == lines
+    with pytest.raises(ValueError, match="a row of 2 cells under 3 columns"):
+        table(["a", "b", "c"], [[1, 2]])
+    with pytest.raises(ValueError, match="one of l/r"):
+        table(["a"], [], "c")
 
 
 def test_config_values_flatten_a_typed_config_with_each_option_named_by_its_group() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pgexp import errors
 from pgexp.config import BanditEnvConfig, ExactEstimatorConfig, MinibatchEstimatorConfig
+from pgexp.markdown import table
 from pgexp.report.runs import Collection, Run, collect, group_runs, swept_keys
 from pgexp.report.table import markdown, summarize, write_csv
 
@@ -55,18 +56,14 @@ def exact_bandit_runs(runs: list[Run]) -> list[tuple[Run, list[float]]]:
 
 
 def provenance_lines(runs: list[Run]) -> list[str]:
-    lines = [
-        "| run | command | git commit (dirty) | torch | gymnasium | hydra | device |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    head = ["run", "command", "git commit (dirty)", "torch", "gymnasium", "hydra", "device"]
+    rows = []
     for r in runs:
         s, v = r.summary, r.summary.versions
         commit = f"{(s.git.get('commit') or '-')[:10]} ({s.git.get('dirty')})"
-        lines.append(
-            f"| {r.path} | `{s.command}` | {commit} | {s.torch_version} | "
-            f"{v.get('gymnasium')} | {v.get('hydra-core')} | {s.device} |"
-        )
-    return lines
+        rows.append([r.path, f"`{s.command}`", commit, s.torch_version, v.get("gymnasium"),
+                     v.get("hydra-core"), s.device])  # fmt: skip
+    return table(head, rows).splitlines()
 
 
 def report(roots: list[Path], out: Path) -> list[str]:
@@ -87,14 +84,14 @@ def report(roots: list[Path], out: Path) -> list[str]:
     groups = group_runs(coll.runs, keys)
     rows = summarize(groups, keys)
     write_csv(rows, out / "table.csv")
-    table = markdown(rows, keys)
-    (out / "table.md").write_text(table + "\n")
+    results = markdown(rows, keys)
+    (out / "table.md").write_text(results + "\n")
     lines = [
         f"# pgexp report: {', '.join(map(str, roots))}",
         "",
         "Mean over the n seeds of each group [95% Student-t interval; none for n = 1].",
         "",
-        table,
+        results,
         "",
     ]
     labelled = {label(keys, values): runs for values, runs in groups.items()}

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from pgexp.markdown import table
 from pgexp.report.runs import Run
 from pgexp.report.stats import t_interval
 
@@ -69,9 +70,5 @@ def _cell(row: dict[str, Any], col: str) -> str:
 
 def markdown(rows: list[dict[str, Any]], keys: list[str]) -> str:
     """A Markdown table: mean [95% t-interval] over the n seeds of each group."""
-    head = [*keys, "n", *COLUMNS]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in rows:
-        cells = [str(row[k]) for k in [*keys, "n"]] + [_cell(row, c) for c in COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    cells = [[row[k] for k in [*keys, "n"]] + [_cell(row, c) for c in COLUMNS] for row in rows]
+    return table([*keys, "n", *COLUMNS], cells)
