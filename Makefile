@@ -38,7 +38,7 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix pgexp hydra_plugins tests benchmarks scripts
 	$(BIN)/ruff format pgexp hydra_plugins tests benchmarks scripts
 
-bench: install  ## gradients (exact at scale, memory, training vs gymnasium), env throughput, compiled rollouts, sweeps, launchers (writes benchmarks/results/)
+bench: install  ## gradients (exact at scale, memory, training vs gymnasium), env throughput, compiled rollouts, sweeps, launchers, invariance cost, design choices (writes benchmarks/results/)
 	$(PY) -m benchmarks.gradient_timing
 	$(PY) -m benchmarks.exact_at_scale
 	$(PY) -m benchmarks.minibatch_memory
@@ -47,6 +47,8 @@ bench: install  ## gradients (exact at scale, memory, training vs gymnasium), en
 	$(PY) -m benchmarks.rollout_compile
 	$(PY) -m benchmarks.batched_sweeps
 	$(PY) -m benchmarks.launcher_overhead
+	$(PY) -m benchmarks.invariance_cost
+	$(PY) -m benchmarks.design_choices
 
 figures: install  ## rerun the experiments behind docs/figures (batched sweeps checked against their jobs alone)
 	$(PY) scripts/figures.py

@@ -52,8 +52,8 @@ def threefry2x32(
     """Threefry-2x32-20 of int32 key words and counter words (broadcast together).
 
     Returns the two int32 output words (bit patterns of unsigned 32-bit values), as new
-    contiguous tensors of the broadcast shape. The rounds work in place (much faster than
-    allocating a tensor per operation: docs/benchmarks.md).
+    contiguous tensors of the broadcast shape. The rounds work in place (no tensor allocated
+    per operation).
     """
     k0, k1 = key
     k2 = k0 ^ k1 ^ KEY_PARITY

@@ -20,10 +20,9 @@ Memory: the T occupancies, T·S numbers per run.
 
 Every run's numbers are bitwise those it gets alone: its sparse products are its own (one
 matrix-vector product per run and step), sums over actions are written out action by action, and
-other reductions run along one run's row. A product with R columns would not buy much (dearer
-per column on large MDPs, cheaper only for many runs on small ones: docs/benchmarks.md), and its
-sums differ from a matrix-vector product's in the last bits, so a run alone would have to pay it
-too.
+other reductions run along one run's row. A product with R columns would be dearer on large MDPs
+and cheaper only for many runs on small ones (docs/benchmarks.md), and its sums differ from a
+matrix-vector product's in the last bits, so a run alone would have to pay it too.
 """
 
 from __future__ import annotations
