@@ -23,14 +23,25 @@ REQUIRED = {("env", "file"): {"path": str(CONF_DIR.parent / "examples/mdps/short
 @pytest.mark.parametrize(("group", "option"), OPTIONS)
 def test_every_option_file_fits_the_schema_it_names(group: str, option: str) -> None:
     """Each ``conf/<group>/<option>.yaml`` names a schema in its defaults list, and its values
-    are keys of that schema with the schema's types (a quick check without Hydra)."""
+    are keys of that schema with the schema's types (a quick check without Hydra), each one
+    other than the schema's default (a default has one home: the schema)."""
     data = OmegaConf.load(CONF_DIR / group / f"{option}.yaml")
     data.merge_with(REQUIRED.get((group, option), {}))
     ((target, schema_name),) = next(d.items() for d in data.pop("defaults") if d != "_self_")
     assert target == f"/hydra/pgexp_schema/{group}@_here_"
     schema = SCHEMAS[group][schema_name]
-    node = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), data))
-    assert isinstance(node, schema)
+    default = OmegaConf.structured(schema)
+    node = OmegaConf.merge(default, data)
+    restated = [
+        k for k in data if OmegaConf.is_missing(default, k) is False and node[k] == default[k]
+    ]
+    assert not restated, f"{option}.yaml restates its schema's default of {restated}"
+    assert isinstance(OmegaConf.to_object(node), schema)
+
+
+def test_the_root_config_sets_no_schema_default() -> None:
+    data = OmegaConf.load(CONF_DIR / "config.yaml")
+    assert set(data) == {"defaults", "hydra"}, "train and seed defaults live in the schema"
 
 
 @pytest.mark.slow
