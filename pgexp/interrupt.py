@@ -37,10 +37,12 @@ class SignalGuard:
     inside :meth:`critical`, which holds them until it ends (so an update, a metrics line or a
     checkpoint is never left half done). On leaving, a SIGUSR2 that stopped the block is passed
     on (see :data:`PASSED_ON`). Outside the main thread it does nothing (signals are delivered to
-    the main thread only)."""
+    the main thread only). :meth:`hold` and :meth:`release` hold them across code that is not
+    one block (from an update inside a function to the records its caller writes)."""
 
     def __init__(self) -> None:
         self.depth = 0
+        self.holding = False
         self.pending: int | None = None
         self.raised: int | None = None
         self._previous: dict[int, object] = {}
@@ -79,8 +81,23 @@ class SignalGuard:
         try:
             yield
         finally:
-            self.depth -= 1
-            if self.depth == 0 and self.pending is not None:
-                signum, self.pending = self.pending, None
-                self.raised = signum
-                raise Interrupted(signum)
+            self._leave()
+
+    def hold(self) -> None:
+        """Hold the signals from now until :meth:`release` (a second hold adds nothing)."""
+        if not self.holding:
+            self.holding = True
+            self.depth += 1
+
+    def release(self) -> None:
+        """End :meth:`hold` (if held) and raise the first signal held, if no block still holds."""
+        if self.holding:
+            self.holding = False
+            self._leave()
+
+    def _leave(self) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.pending is not None:
+            signum, self.pending = self.pending, None
+            self.raised = signum
+            raise Interrupted(signum)

@@ -48,7 +48,7 @@ from pgexp.rollout import TrajectorySampler, make_sampler
 from pgexp.rundir_lock import RunDirLock
 from pgexp.seeding import init_generator
 from pgexp.tracking import make_tracker
-from pgexp.training import RunBatch, RunOutput, train
+from pgexp.training import Reference, RunBatch, RunOutput, train
 
 Start = Checkpoint | Finished | None
 """How a job starts: from its checkpoint, not at all (finished before), or afresh."""
@@ -100,13 +100,8 @@ def final_values(
     return J, list(evaluate(make_sampler(env), policy, episodes, keys, progress))
 
 
-def make_reference(
-    cfg: Config,
-    env: Env,
-    estimator: GradientEstimator,
-) -> tuple[GradientEstimator | None, int, str | None]:
-    """The reference gradient of ``grad_cos``/``grad_rel_err``, every how many iterations it is
-    computed, and what it is (``exact``, ``estimate (N=...)`` or None).
+def make_reference(cfg: Config, env: Env, estimator: GradientEstimator) -> Reference | None:
+    """The reference gradient of ``grad_cos``/``grad_rel_err``, if any.
 
     On a finite MDP with ``train.exact_metrics`` it is the exact dp gradient at every iteration
     (the estimator itself when that is exact dp); elsewhere, with ``train.reference_N > 0``, an
@@ -122,13 +117,13 @@ def make_reference(
                 "(train.exact_metrics=true): set train.exact_metrics=false to use an estimate",
             )
         is_dp = isinstance(estimator, ExactGradient) and estimator.method is ExactMethod.dp
-        return (estimator if is_dp else ExactGradient(mdp)), 1, "exact"
+        return Reference(estimator if is_dp else ExactGradient(mdp), 1, "exact")
     if train_cfg.reference_N > 0:
         sampler = make_sampler(env)
         n = train_cfg.reference_N
         reference = MinibatchGradient(sampler, n, Returns.reward_to_go, Baseline.leave_one_out)
-        return reference, train_cfg.reference_every, f"estimate (N={n})"
-    return None, 1, None
+        return Reference(reference, train_cfg.reference_every, f"estimate (N={n})")
+    return None
 
 
 def run(
@@ -162,13 +157,10 @@ def run_batch(jobs: Sequence[Job]) -> list[Summary]:
     for job in jobs:
         if batch_key(job.cfg) != batch_key(cfg):
             raise ValueError("jobs of one batch may differ only in seed, train.lr and logger")
-    env, device, dtype = preflight(cfg, len(jobs))
+    pieces = build(cfg, [job.cfg.seed for job in jobs])
     locks = [RunDirLock(job.run_dir) for job in jobs]
     try:
         starts = start_points(jobs, locks)
-        env = env.to(device)
-        if cfg.hardware.compile:
-            env = env.compiled()
         summaries: dict[int, Summary] = {}
         by_start: dict[int, list[int]] = {}
         for i, (job, start) in enumerate(zip(jobs, starts, strict=True)):
@@ -181,12 +173,13 @@ def run_batch(jobs: Sequence[Job]) -> list[Summary]:
         for indices in by_start.values():
             batch = [jobs[i] for i in indices]
             checkpoints = [cast(Checkpoint | None, starts[i]) for i in indices]
-            done = train_jobs(batch, checkpoints, env, device, dtype)
+            policy = pieces.policy if len(indices) == len(jobs) else None
+            done = train_jobs(batch, checkpoints, pieces, policy)
             summaries.update(zip(indices, done, strict=True))
     finally:
         for lock in locks:
             lock.release()
-        env.close()
+        pieces.env.close()
     return [summaries[i] for i in range(len(jobs))]
 
 
@@ -210,20 +203,54 @@ def start_points(jobs: Sequence[Job], locks: Sequence[RunDirLock]) -> list[Start
     return starts
 
 
-def preflight(cfg: Config, runs: int = 1) -> tuple[Env, torch.device, torch.dtype]:
-    """Everything about a config that can be refused before a file is written (its values were
-    checked when it was built): its device, its env, whether ``runs`` runs of it fit in memory,
-    and whether its estimator,
-    policy and reference gradient can be built for that env (once, then dropped). Returns the
-    env, the device and the dtype; raises :class:`ConfigError`."""
+@dataclass
+class Pieces:
+    """What the jobs of a batch train with, built once: the env (on the device, compiled when
+    ``hardware.compile``), the estimator, the reference gradient and the policy of all the
+    batch's runs."""
+
+    cfg: Config
+    env: Env
+    estimator: GradientEstimator
+    reference: Reference | None
+    policy: Policy
+    device: torch.device
+    dtype: torch.dtype
+
+    def policy_of(self, seeds: Sequence[int]) -> Policy:
+        """A policy of runs with these seeds, as :func:`build` makes it."""
+        return new_policy(self.cfg, self.env, seeds, self.device, self.dtype)
+
+
+def build(cfg: Config, seeds: Sequence[int]) -> Pieces:
+    """The pieces of a batch of ``len(seeds)`` runs of ``cfg``. Everything about a config that
+    can be refused before a file is written (its values were checked when it was built) is
+    refused here: its device, its env, whether the runs fit in memory, and whether its
+    estimator, policy and reference gradient can be built for that env. Raises
+    :class:`ConfigError`."""
     device, dtype = apply_hardware(cfg.hardware)
     check_env_fits(cfg)
     env = make_env(cfg.env)
-    check_fits(cfg, env, runs, device)
+    check_fits(cfg, env, len(seeds), device)
+    env = env.to(device)
+    if cfg.hardware.compile:
+        env = env.compiled()
     estimator = make_estimator(cfg.estimator, env)
-    make_policy(cfg.policy, env, [init_generator(cfg.seed)])
-    make_reference(cfg, env, estimator)
-    return env, device, dtype
+    reference = make_reference(cfg, env, estimator)
+    policy = new_policy(cfg, env, seeds, device, dtype)
+    return Pieces(cfg, env, estimator, reference, policy, device, dtype)
+
+
+def new_policy(
+    cfg: Config, env: Env, seeds: Sequence[int], device: torch.device, dtype: torch.dtype
+) -> Policy:
+    """The policy of runs with these seeds (run r's θ⁰ drawn from its seed), in ``dtype`` on
+    ``device``, its network compiled when ``hardware.compile``."""
+    generators = [init_generator(seed) for seed in seeds]
+    policy = make_policy(cfg.policy, env, generators).to(device=device, dtype=dtype)
+    if cfg.hardware.compile:
+        compile_policy(policy)
+    return policy
 
 
 @dataclass
@@ -231,30 +258,21 @@ class Prepared:
     """A batch of jobs ready to train from iteration ``start`` (0, or their checkpoints')."""
 
     batch: RunBatch
-    estimator: GradientEstimator
-    reference: GradientEstimator | None
-    reference_every: int
-    reference_kind: str | None
     start: int
 
 
 def prepare(
     jobs: Sequence[Job],
     checkpoints: Sequence[Checkpoint | None],
-    env: Env,
-    device: torch.device,
-    dtype: torch.dtype,
+    pieces: Pieces,
+    policy: Policy | None = None,
 ) -> Prepared:
-    """Build the estimator, the policy, the update and each job's files for jobs that start at
-    the same iteration, in ``dtype`` on ``device``; a job with a checkpoint continues from it
-    (its ``metrics.jsonl`` cut back to the checkpoint's iteration)."""
-    cfg = jobs[0].cfg
-    estimator = make_estimator(cfg.estimator, env)
-    generators = [init_generator(job.cfg.seed) for job in jobs]
-    policy = make_policy(cfg.policy, env, generators).to(device=device, dtype=dtype)
-    if cfg.hardware.compile:
-        compile_policy(policy)
-    reference, every, reference_kind = make_reference(cfg, env, estimator)
+    """The batch of jobs that start at the same iteration, with ``policy`` (the jobs' own,
+    built by :func:`build` for them; None: built here), its update and each job's files; a
+    job with a checkpoint continues from it (its ``metrics.jsonl`` cut back to the
+    checkpoint's iteration)."""
+    cfg, device = jobs[0].cfg, pieces.device
+    policy = policy or pieces.policy_of([job.cfg.seed for job in jobs])
     lr = torch.tensor([job.cfg.train.lr for job in jobs], dtype=torch.float64, device=device)
     ascent = make_ascent(cfg.train.optimizer, lr)
 
@@ -272,21 +290,22 @@ def prepare(
     start = checkpoints[0].iteration if checkpoints[0] else 0
     if checkpoints[0] is not None:
         batch.restore([c for c in checkpoints if c is not None])
-    return Prepared(batch, estimator, reference, every, reference_kind, start)
+    return Prepared(batch, start)
 
 
 def train_jobs(
     jobs: Sequence[Job],
     checkpoints: Sequence[Checkpoint | None],
-    env: Env,
-    device: torch.device,
-    dtype: torch.dtype,
+    pieces: Pieces,
+    policy: Policy | None = None,
 ) -> list[Summary]:
-    """Train jobs that start at the same iteration (0, or their checkpoints') as one batch on
-    ``env``, in ``dtype`` on ``device``, and write their summaries."""
-    cfg = jobs[0].cfg
-    prepared = prepare(jobs, checkpoints, env, device, dtype)
+    """Train jobs that start at the same iteration (0, or their checkpoints') as one batch
+    (:func:`prepare`) and write their summaries."""
+    cfg, env = jobs[0].cfg, pieces.env
+    prepared = prepare(jobs, checkpoints, pieces, policy)
     batch, start, outputs = prepared.batch, prepared.start, prepared.batch.runs
+    reference = pieces.reference
+    kind = reference.kind if reference else None
     finals: dict[int, tuple[float | None, float | None]] = {}
     episodes = 0
     stop: KeyboardInterrupt | None = None
@@ -295,9 +314,9 @@ def train_jobs(
             with guard.critical():
                 if start == 0:
                     batch.save_checkpoints()  # θ⁰ and what identifies the run
-            train(batch, prepared.estimator, cfg.train.iters, prepared.reference,
-                  prepared.reference_every, cfg.train.progress, start,
-                  cfg.train.checkpoint_every, guard)  # fmt: skip
+            train(batch, pieces.estimator, cfg.train.iters, reference, start=start,
+                  progress=cfg.train.progress, checkpoint_every=cfg.train.checkpoint_every,
+                  guard=guard)  # fmt: skip
             episodes = eval_episodes(cfg) if batch.active else 0
             finals = final_values_of(batch, env, episodes, cfg.train.progress)
         except KeyboardInterrupt as err:  # SIGINT or SIGTERM (Interrupted), or a bare Ctrl-C
@@ -313,14 +332,7 @@ def train_jobs(
                 if stopped <= {Status.ok, Status.interrupted}:  # not after an exception
                     batch.save_checkpoints()  # θᴷ of a finished run, θᵏ of an interrupted one
                 summaries = [
-                    finish_run(
-                        job,
-                        out,
-                        finals.get(i, (None, None)),
-                        episodes,
-                        prepared.reference_kind,
-                        device,
-                    )
+                    finish_run(job, out, finals.get(i, (None, None)), episodes, kind, pieces.device)
                     for i, (job, out) in enumerate(zip(jobs, outputs, strict=True))
                 ]
     if stop is not None:

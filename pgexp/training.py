@@ -1,5 +1,6 @@
-"""The loop shared by both algorithms, for R runs at once: estimate ∇J at θ^{k-1}, then
-θ^k = θ^{k-1} + lr·g, then log each run's record into its own files."""
+"""The loop shared by both algorithms, for R runs at once: :func:`step` estimates ∇J at θ^{k-1}
+and sets θ^k = θ^{k-1} + lr·g; :func:`train` runs it with the reference gradient, timing and
+:class:`Bookkeeping` (each run's records, the progress bar, divergence, checkpoints) around it."""
 
 from __future__ import annotations
 
@@ -142,67 +143,117 @@ def finite_runs(params: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack([(p.abs() <= OVERFLOW).flatten(1).all(1) for p in params]).all(0)
 
 
+@dataclass
+class Reference:
+    """The gradient ``grad_cos``/``grad_rel_err`` compare with, and J's source where the
+    estimator gives none: the exact dp gradient, or a large-N estimate from its own random
+    stream, at iterations 1, 1 + ``every``, 1 + 2·``every``, ..."""
+
+    estimator: GradientEstimator
+    every: int
+    kind: str
+    """``exact`` or ``estimate (N=...)``, as the summary's ``grad_reference`` says."""
+
+    def due(self, k: int) -> bool:
+        return (k - 1) % self.every == 0
+
+
+@dataclass
+class Step:
+    """What iteration k computed: the gradient estimate at θ^{k-1} (``grad`` [R, P]) and, per
+    run, whether both it and θ^k are finite (``finite`` [R] bool)."""
+
+    estimate: GradientEstimate
+    finite: torch.Tensor
+
+
+def step(
+    batch: RunBatch, estimator: GradientEstimator, keys: torch.Tensor, guard: SignalGuard
+) -> Step:
+    """One iteration of both algorithms for every run of ``batch``: g = ∇J(θ^{k-1}) computed
+    exactly, or ∇Ĵ = (1/N) Σ_i R(τ_i) Σ_t ∇log π(a_t^i|s_t^i) from N trajectories sampled with
+    ``keys`` [R, 2] (the runs' keys for iteration k); then θ^k = θ^{k-1} + lr·g (or Adam's
+    step). A run whose g is not finite keeps θ^{k-1}. A signal stops the estimate; from the
+    update on ``guard`` holds it until the caller releases the guard, after the records."""
+    est = estimator.estimate(batch.policy, keys)
+    guard.hold()
+    params = list(batch.policy.parameters())
+    finite = torch.isfinite(est.grad).all(1)
+    batch.ascent.step(params, torch.where(finite[:, None], est.grad, 0.0))
+    return Step(est, finite & finite_runs(params))
+
+
 def train(
     batch: RunBatch,
     estimator: GradientEstimator,
     iters: int,
-    reference: GradientEstimator | None = None,
-    reference_every: int = 1,
-    progress: bool = True,
+    reference: Reference | None = None,
+    *,
     start: int = 0,
+    progress: bool = True,
     checkpoint_every: int = 0,
     guard: SignalGuard | None = None,
 ) -> None:
-    """Run gradient steps ``start + 1 .. iters`` for every run of ``batch``, one metrics record
-    per run and step; a run whose gradient or parameters stop being finite ends ``diverged``.
+    """Run :func:`step` for k = ``start + 1 .. iters`` on every run of ``batch``, one metrics
+    record per run and step; a run whose gradient or parameters stop being finite ends
+    ``diverged``, the others ``ok``.
 
-    A signal (see ``guard``) stops it during an estimate, never inside the update, the records
-    and the checkpoint of an iteration (written every ``checkpoint_every`` iterations, 0: never).
-
-    ``reference`` (the exact dp gradient, or a large-N estimate) supplies J (exact only) and the
-    gradient-error metrics at iterations 1, 1 + ``reference_every``, ...; it is not counted in
-    ``time_s``, which times only the estimate and the update, nor in ``env_steps``. In a batch of
-    several runs, ``time_s`` counts the whole batch's wall time.
+    A signal (see ``guard``) stops it during an estimate, never inside an update, its records
+    or its checkpoint (written every ``checkpoint_every`` iterations, 0: never). ``time_s``
+    counts the step (in a batch of several runs, the whole batch's wall time), not the
+    ``reference`` gradient computed before it, nor its trajectories in ``env_steps``.
     """
     guard = guard or SignalGuard()
-    bar = tqdm(total=len(batch.runs) * iters, initial=len(batch.runs) * start, desc="pgexp",
-               disable=not progress, unit="it", dynamic_ncols=True)  # fmt: skip
+    books = Bookkeeping(batch, iters, start, progress, checkpoint_every)
     sample_keys, reference_keys = IterationKeys(Stream.sample), IterationKeys(Stream.reference)
     for k in range(start + 1, iters + 1):
-        params = list(batch.policy.parameters())
-        device = params[0].device
-        # -- estimate ∇J at θ^{k-1} (timed)
-        tic = time.perf_counter()
-        est = estimator.estimate(batch.policy, sample_keys(batch.keys, k))
-        synchronize(device)
-        elapsed = time.perf_counter() - tic
-        # -- reference diagnostics at the same θ^{k-1} (not timed)
         ref = None
-        if reference is not None and (k - 1) % reference_every == 0:
-            ref_keys = reference_keys(batch.keys, k)
-            ref = est if estimator is reference else reference.estimate(batch.policy, ref_keys)
-        with guard.critical():  # from here the iteration is done whole, or not at all
-            # -- the update θ^k = θ^{k-1} + lr·g (timed); a non-finite g is logged, not applied
-            finite = torch.isfinite(est.grad).all(1)
+        if reference is not None and reference.due(k) and reference.estimator is not estimator:
+            ref = reference.estimator.estimate(batch.policy, reference_keys(batch.keys, k))
+        try:
             tic = time.perf_counter()
-            batch.ascent.step(params, torch.where(finite[:, None], est.grad, 0.0))
-            finite &= finite_runs(params)
-            synchronize(device)
-            elapsed += time.perf_counter() - tic
-            # -- bookkeeping and logging, run by run
-            log_iteration(batch, k, elapsed, est, ref)
-            bar.update(len(batch.active))
-            if len(batch.active) == 1:
-                record_postfix(bar, est, ref)
-            # -- diverged runs leave the batch; the others checkpoint when due
-            bar.total -= batch.drop_diverged(finite.tolist()) * (iters - k)
-            if checkpoint_every and k % checkpoint_every == 0:
-                batch.save_checkpoints()
+            done = step(batch, estimator, sample_keys(batch.keys, k), guard)
+            synchronize(batch.keys.device)
+            elapsed = time.perf_counter() - tic
+            if reference is not None and reference.due(k) and reference.estimator is estimator:
+                ref = done.estimate  # the exact dp estimator is its own reference
+            books.record(k, elapsed, done, ref)
+        finally:
+            guard.release()
         if not batch.active:
             break
-    bar.close()
-    for i in batch.active:
-        batch.runs[i].state.status = Status.ok
+    books.close()
+
+
+class Bookkeeping:
+    """What :func:`train` does around each step: counters, records and W&B logs of every run,
+    the progress bar, dropping diverged runs and writing checkpoints."""
+
+    def __init__(
+        self, batch: RunBatch, iters: int, start: int, progress: bool, checkpoint_every: int
+    ) -> None:
+        self.batch, self.iters, self.checkpoint_every = batch, iters, checkpoint_every
+        R = len(batch.runs)
+        self.bar = tqdm(total=R * iters, initial=R * start, desc="pgexp", disable=not progress,
+                        unit="it", dynamic_ncols=True)  # fmt: skip
+
+    def record(self, k: int, elapsed: float, done: Step, ref: GradientEstimate | None) -> None:
+        """Log iteration k of every active run, then drop the diverged ones; checkpoint the
+        others when due."""
+        batch = self.batch
+        log_iteration(batch, k, elapsed, done.estimate, ref)
+        self.bar.update(len(batch.active))
+        if len(batch.active) == 1:
+            record_postfix(self.bar, done.estimate, ref)
+        self.bar.total -= batch.drop_diverged(done.finite.tolist()) * (self.iters - k)
+        if self.checkpoint_every and k % self.checkpoint_every == 0:
+            batch.save_checkpoints()
+
+    def close(self) -> None:
+        """Close the bar; the runs still active ended ``ok``."""
+        self.bar.close()
+        for i in self.batch.active:
+            self.batch.runs[i].state.status = Status.ok
 
 
 def log_iteration(

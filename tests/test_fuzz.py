@@ -3,7 +3,7 @@
 Hypothesis draws group choices and ``key=value`` overrides (wrong types, out-of-range values,
 unknown keys and groups, keys of another group's option, mismatched combinations) and runs what
 ``pgexp`` runs before its first file: Hydra's composition, the typed config (each schema's value
-checks), the schema's keys and :func:`pgexp.run.preflight` (env, memory, estimator, policy,
+checks), the schema's keys and :func:`pgexp.run.build` (env, memory, estimator, policy,
 reference). Hydra's own refusals print as one line on the command line; pgexp's are
 :class:`ConfigError`. Anything else would be a traceback, and fails the test.
 """
@@ -19,7 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from pgexp.errors import ConfigError
 from pgexp.hydra_jobs import typed_config
-from pgexp.run import preflight
+from pgexp.run import build
 from pgexp.validation import check_known_keys
 from tests.helpers import compose_raw
 
@@ -82,7 +82,7 @@ def up_to_the_first_file(overrides: list[str]) -> str:
     try:
         cfg = typed_config(node)  # each schema checks its keys' values
         check_known_keys(node, cfg)
-        preflight(cfg)
+        build(cfg, [cfg.seed])
     except ConfigError as err:
         assert err.key and str(err).startswith(err.key), err
         return f"pgexp: error: {err}"

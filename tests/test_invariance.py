@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from pgexp.checkpoint import CHECKPOINT, load
 from pgexp.job import Job
-from pgexp.run import preflight, prepare, run_batch
+from pgexp.run import build, prepare, run_batch
 from pgexp.training import train
 from tests.helpers import compose, quiet
 from tests.test_batching import outputs
@@ -179,9 +179,9 @@ def resumed_and_uninterrupted(case: tuple[list[str], list[tuple[int, float]], in
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         stopped = [job(root, base, s, lr, f"stopped-{i}") for i, (s, lr) in enumerate(companions)]
-        env, device, dtype = preflight(stopped[0].cfg, len(stopped))
-        first = prepare(stopped, [None] * len(stopped), env, device, dtype)
-        train(first.batch, first.estimator, k, first.reference, first.reference_every, False)
+        pieces = build(stopped[0].cfg, [j.cfg.seed for j in stopped])
+        first = prepare(stopped, [None] * len(stopped), pieces, pieces.policy)
+        train(first.batch, pieces.estimator, k, pieces.reference, progress=False)
         for out in first.batch.runs:
             out.writer.close()
         assume(len(first.batch.active) == len(stopped))  # a diverged run is over, not stopped

@@ -23,7 +23,7 @@ from pgexp.job import Job
 from pgexp.metrics import read_metrics, read_summary
 from pgexp.processes import parent_of
 from pgexp.records import Status
-from pgexp.run import preflight, prepare, run_batch
+from pgexp.run import build, prepare, run_batch
 from pgexp.rundir_lock import RunDirLock
 from pgexp.training import train
 from tests.helpers import compose, quiet
@@ -40,9 +40,9 @@ def job(run_dir: Path, *overrides: str) -> Job:
 def stopped_after(jobs: list[Job], k: int) -> None:
     """Leave the jobs' directories as a kill after iteration k leaves them: records 1..k and a
     checkpoint at k, no summary."""
-    env, device, dtype = preflight(jobs[0].cfg, len(jobs))
-    first = prepare(jobs, [None] * len(jobs), env, device, dtype)
-    train(first.batch, first.estimator, k, first.reference, first.reference_every, False)
+    pieces = build(jobs[0].cfg, [j.cfg.seed for j in jobs])
+    first = prepare(jobs, [None] * len(jobs), pieces, pieces.policy)
+    train(first.batch, pieces.estimator, k, pieces.reference, progress=False)
     for out in first.batch.runs:
         out.writer.close()
     first.batch.save_checkpoints()

@@ -78,6 +78,23 @@ def test_a_held_time_limit_signal_is_passed_on_once_the_block_has_stopped() -> N
         signal.signal(signal.SIGUSR2, previous)
 
 
+def test_a_signal_waits_from_hold_to_release_and_release_alone_raises_nothing() -> None:
+    """``hold`` (the update) to ``release`` (after the records) holds a signal like a critical
+    block, also around one nested inside it; ``release`` without a hold is a no-op."""
+    with SignalGuard() as guard:
+        guard.release()
+        guard.hold()
+        guard.hold()
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)
+        with guard.critical():
+            pass  # the hold still holds when a nested block ends
+        with pytest.raises(Interrupted) as stopped:
+            guard.release()
+        assert stopped.value.signum == signal.SIGINT
+        guard.release()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "signum"),
