@@ -257,6 +257,10 @@ class TabularSoftmaxConfig(TablePolicyConfig):
     """π(a|s) = softmax(θ[s])_a with θ ∈ R^{S×A}."""
 
     name: str = "tabular_softmax"
+    time_dependent: bool = False
+    """π_t(a|s) = softmax(θ[t, s])_a with θ ∈ R^{T×S×A}: one table per step, so that exact
+    ascent can reach the finite-horizon optimum J* (a stationary policy need not). The policy
+    runs on the MDP whose states are the pairs (t, s) (``pgexp.envs.time_unrolled``)."""
 
 
 FEATURE_KINDS = ("one_hot", "random", "env")

@@ -44,6 +44,9 @@ class IterationRecord:
     """Cumulative trajectories sampled."""
     time_s: float
     """Cumulative wall-clock seconds of estimates and updates (diagnostics excluded)."""
+    gap: float | None = None
+    """J* − J(θ^{k-1}) on a finite MDP with exact metrics (J* over all policies, time-dependent
+    ones included: ``Summary.J_star``), else null."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,9 @@ class Summary:
     """``commit`` and ``dirty`` of the pgexp source tree (nulls outside a git checkout)."""
     warnings: list[str] = field(default_factory=list)
     """What went wrong although the run ended: J fell after steps, the gradient froze at 0."""
+    J_star: float | None = None
+    """On a finite MDP, the best J of any policy, time-dependent ones included (backward
+    induction), else null; ``J_star − J_final`` is what the policy class and the ascent left."""
 
 
 R = TypeVar("R", IterationRecord, Summary)

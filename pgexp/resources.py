@@ -21,6 +21,7 @@ from pgexp.config import (
     LinearSoftmaxConfig,
     MinibatchEstimatorConfig,
     MLPPolicyConfig,
+    TabularSoftmaxConfig,
 )
 from pgexp.envs import Env
 from pgexp.errors import ConfigError
@@ -104,6 +105,21 @@ def env_bytes(cfg: Config) -> tuple[int, str]:
 def check_env_fits(cfg: Config) -> None:
     """:class:`ConfigError` when the env would not fit in the host's memory (before it is built)."""
     refuse_if_too_big(*env_bytes(cfg), runs=1, device=torch.device("cpu"))
+
+
+UNROLLED_ENTRY_BYTES = 96
+"""Bytes per transition entry and step while the time-unrolled MDP is built (its four entry
+tensors of 8 bytes, and the temporaries that make them)."""
+
+
+def check_unrolled_fits(cfg: Config, env: Env) -> None:
+    """:class:`ConfigError` when a time-dependent policy's MDP, T copies of ``env``'s
+    transition entries (:func:`pgexp.envs.unroll_time`), would not fit in the host's memory."""
+    policy, mdp = cfg.policy, env.finite_mdp
+    if isinstance(policy, TabularSoftmaxConfig) and policy.time_dependent and mdp is not None:
+        need = UNROLLED_ENTRY_BYTES * mdp.horizon * mdp.nnz
+        keys = "policy.time_dependent=true (or a shorter env.horizon)"
+        refuse_if_too_big(need, keys, runs=1, device=torch.device("cpu"))
 
 
 def check_fits(cfg: Config, env: Env, runs: int, device: torch.device) -> None:

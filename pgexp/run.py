@@ -32,6 +32,7 @@ from pgexp.estimators import (
     MinibatchGradient,
     dp_objective,
     make_estimator,
+    optimal_objective,
 )
 from pgexp.hardware import apply_hardware, device_description
 from pgexp.interrupt import SignalGuard
@@ -39,16 +40,16 @@ from pgexp.job import Job, batch_key
 from pgexp.metrics import MetricsWriter, read_metrics, write_summary
 from pgexp.optim import make_ascent
 from pgexp.ordered import RunningSum
-from pgexp.policies import Policy, TablePolicy, make_policy
+from pgexp.policies import Policy, TablePolicy, make_policy, policy_env
 from pgexp.provenance import provenance
 from pgexp.records import Status, Summary, to_json
-from pgexp.resources import EVAL_CHUNK, check_env_fits, check_fits
+from pgexp.resources import EVAL_CHUNK, check_env_fits, check_fits, check_unrolled_fits
 from pgexp.resume import Finished, claim, clear, keep_records
 from pgexp.rollout import TrajectorySampler, make_sampler
 from pgexp.rundir_lock import RunDirLock
 from pgexp.seeding import init_generator
 from pgexp.tracking import make_tracker
-from pgexp.training import Reference, RunBatch, RunOutput, train
+from pgexp.training import Gradients, Reference, RunBatch, RunOutput, train
 
 Start = Checkpoint | Finished | None
 """How a job starts: from its checkpoint, not at all (finished before), or afresh."""
@@ -206,13 +207,12 @@ def start_points(jobs: Sequence[Job], locks: Sequence[RunDirLock]) -> list[Start
 @dataclass
 class Pieces:
     """What the jobs of a batch train with, built once: the env (on the device, compiled when
-    ``hardware.compile``), the estimator, the reference gradient and the policy of all the
-    batch's runs."""
+    ``hardware.compile``), the estimator with the reference gradient and J* (``gradients``),
+    and the policy of all the batch's runs."""
 
     cfg: Config
     env: Env
-    estimator: GradientEstimator
-    reference: Reference | None
+    gradients: Gradients
     policy: Policy
     device: torch.device
     dtype: torch.dtype
@@ -231,6 +231,8 @@ def build(cfg: Config, seeds: Sequence[int]) -> Pieces:
     device, dtype = apply_hardware(cfg.hardware)
     check_env_fits(cfg)
     env = make_env(cfg.env)
+    check_unrolled_fits(cfg, env)
+    env = policy_env(cfg.policy, env)
     check_fits(cfg, env, len(seeds), device)
     env = env.to(device)
     if cfg.hardware.compile:
@@ -238,7 +240,10 @@ def build(cfg: Config, seeds: Sequence[int]) -> Pieces:
     estimator = make_estimator(cfg.estimator, env)
     reference = make_reference(cfg, env, estimator)
     policy = new_policy(cfg, env, seeds, device, dtype)
-    return Pieces(cfg, env, estimator, reference, policy, device, dtype)
+    mdp = env.finite_mdp
+    J_star = optimal_objective(mdp) if mdp is not None else None
+    gradients = Gradients(estimator, reference, J_star)
+    return Pieces(cfg, env, gradients, policy, device, dtype)
 
 
 def new_policy(
@@ -304,8 +309,6 @@ def train_jobs(
     cfg, env = jobs[0].cfg, pieces.env
     prepared = prepare(jobs, checkpoints, pieces, policy)
     batch, start, outputs = prepared.batch, prepared.start, prepared.batch.runs
-    reference = pieces.reference
-    kind = reference.kind if reference else None
     finals: dict[int, tuple[float | None, float | None]] = {}
     episodes = 0
     stop: KeyboardInterrupt | None = None
@@ -314,7 +317,7 @@ def train_jobs(
             with guard.critical():
                 if start == 0:
                     batch.save_checkpoints()  # θ⁰ and what identifies the run
-            train(batch, pieces.estimator, cfg.train.iters, reference, start=start,
+            train(batch, pieces.gradients, cfg.train.iters, start=start,
                   progress=cfg.train.progress, checkpoint_every=cfg.train.checkpoint_every,
                   guard=guard)  # fmt: skip
             episodes = eval_episodes(cfg) if batch.active else 0
@@ -332,7 +335,7 @@ def train_jobs(
                 if stopped <= {Status.ok, Status.interrupted}:  # not after an exception
                     batch.save_checkpoints()  # θᴷ of a finished run, θᵏ of an interrupted one
                 summaries = [
-                    finish_run(job, out, finals.get(i, (None, None)), episodes, kind, pieces.device)
+                    finish_run(job, out, finals.get(i, (None, None)), episodes, pieces)
                     for i, (job, out) in enumerate(zip(jobs, outputs, strict=True))
                 ]
     if stop is not None:
@@ -354,8 +357,7 @@ def finish_run(
     out: RunOutput,
     final: tuple[float | None, float | None],
     episodes: int,
-    reference_kind: str | None,
-    device: torch.device,
+    pieces: Pieces,
 ) -> Summary:
     """Write one run's summary, close its files and finish its tracker."""
     state = out.state
@@ -363,6 +365,7 @@ def finish_run(
         state.status = Status.failed
     out.writer.close()
     exact = isinstance(job.cfg.estimator, ExactEstimatorConfig)
+    reference = pieces.gradients.reference
     summary = Summary(
         J_final=final[0],
         return_final=final[1],
@@ -372,10 +375,11 @@ def finish_run(
         trajectories=state.trajectories,
         time_s=state.time_s,
         status=state.status,
-        grad_reference=reference_kind,
+        grad_reference=reference.kind if reference else None,
         seed=job.cfg.seed,
-        **provenance(device_description(device), job.overrides),
+        **provenance(device_description(pieces.device), job.overrides),
         warnings=run_warnings(read_metrics(job.run_dir / "metrics.jsonl")) if exact else [],
+        J_star=pieces.gradients.J_star,
     )
     write_summary(job.run_dir / "summary.json", summary)
     out.tracker.summary(to_json(summary))

@@ -159,6 +159,16 @@ class Reference:
 
 
 @dataclass
+class Gradients:
+    """What a batch's iterations compute with, besides its runs: the estimator, the reference
+    gradient of the error metrics (if any) and, on a finite MDP, J* (each record's ``gap``)."""
+
+    estimator: GradientEstimator
+    reference: Reference | None = None
+    J_star: float | None = None
+
+
+@dataclass
 class Step:
     """What iteration k computed: the gradient estimate at θ^{k-1} (``grad`` [R, P]) and, per
     run, whether both it and θ^k are finite (``finite`` [R] bool)."""
@@ -185,9 +195,8 @@ def step(
 
 def train(
     batch: RunBatch,
-    estimator: GradientEstimator,
+    gradients: Gradients,
     iters: int,
-    reference: Reference | None = None,
     *,
     start: int = 0,
     progress: bool = True,
@@ -201,10 +210,11 @@ def train(
     A signal (see ``guard``) stops it during an estimate, never inside an update, its records
     or its checkpoint (written every ``checkpoint_every`` iterations, 0: never). ``time_s``
     counts the step (in a batch of several runs, the whole batch's wall time), not the
-    ``reference`` gradient computed before it, nor its trajectories in ``env_steps``.
+    reference gradient computed before it, nor its trajectories in ``env_steps``.
     """
     guard = guard or SignalGuard()
-    books = Bookkeeping(batch, iters, start, progress, checkpoint_every)
+    estimator, reference = gradients.estimator, gradients.reference
+    books = Bookkeeping(batch, iters, start, progress, checkpoint_every, gradients.J_star)
     sample_keys, reference_keys = IterationKeys(Stream.sample), IterationKeys(Stream.reference)
     for k in range(start + 1, iters + 1):
         ref = None
@@ -230,9 +240,16 @@ class Bookkeeping:
     the progress bar, dropping diverged runs and writing checkpoints."""
 
     def __init__(
-        self, batch: RunBatch, iters: int, start: int, progress: bool, checkpoint_every: int
+        self,
+        batch: RunBatch,
+        iters: int,
+        start: int,
+        progress: bool,
+        checkpoint_every: int,
+        J_star: float | None,
     ) -> None:
         self.batch, self.iters, self.checkpoint_every = batch, iters, checkpoint_every
+        self.J_star = J_star
         R = len(batch.runs)
         self.bar = tqdm(total=R * iters, initial=R * start, desc="pgexp", disable=not progress,
                         unit="it", dynamic_ncols=True)  # fmt: skip
@@ -241,7 +258,7 @@ class Bookkeeping:
         """Log iteration k of every active run, then drop the diverged ones; checkpoint the
         others when due."""
         batch = self.batch
-        log_iteration(batch, k, elapsed, done.estimate, ref)
+        log_iteration(batch, k, elapsed, done.estimate, ref, self.J_star)
         self.bar.update(len(batch.active))
         if len(batch.active) == 1:
             record_postfix(self.bar, done.estimate, ref)
@@ -262,8 +279,10 @@ def log_iteration(
     elapsed: float,
     est: GradientEstimate,
     ref: GradientEstimate | None,
+    J_star: float | None = None,
 ) -> None:
-    """Add iteration k to every active run's counters and write its record."""
+    """Add iteration k to every active run's counters and write its record (with the gap
+    ``J_star`` − J where both are known)."""
     R = len(batch.active)
     J = ref.objective if ref is not None else est.objective
     J_list = [None] * R if J is None else J.tolist()
@@ -271,7 +290,7 @@ def log_iteration(
     steps = [0] * R if est.env_steps is None else est.env_steps.tolist()
     errors = compare(est, ref)
     for row, i in enumerate(batch.active):
-        run = batch.runs[i]
+        run, J_row = batch.runs[i], J_list[row]
         state = run.state
         state.iters = k
         state.env_steps += steps[row]
@@ -279,7 +298,7 @@ def log_iteration(
         state.time_s += elapsed
         record = IterationRecord(
             iter=k,
-            J=J_list[row],
+            J=J_row,
             return_mean=ret[row],
             grad_norm=errors["grad_norm"][row],
             grad_cos=errors["grad_cos"][row],
@@ -287,6 +306,7 @@ def log_iteration(
             env_steps=state.env_steps,
             trajectories=state.trajectories,
             time_s=state.time_s,
+            gap=None if J_star is None or J_row is None else J_star - J_row,
         )
         run.writer.write(record)
         run.tracker.log(to_json(record), step=k)

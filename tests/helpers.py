@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pgexp.config import Config, TableInit
 from pgexp.counter_rng import Stream, seed_keys, stream_keys, uniforms
-from pgexp.envs import FiniteMDP, make_bandit, make_chain, make_garnet, make_toy_text
+from pgexp.envs import FiniteMDP, make_bandit, make_chain, make_garnet, make_toy_text, unroll_time
 from pgexp.policies import TabularSoftmax
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -27,6 +27,12 @@ def small_mdps() -> dict[str, FiniteMDP]:
         "chain_T6_discounted": make_chain(5, 0.2, 2.0, 10.0, horizon=6, discount=0.9),
         "garnet_T4": make_garnet(6, 3, 2, seed=3, horizon=4),
         "bandit": make_bandit([1.0, 0.9, 0.1]),
+        "frozenlake2x2_T5_by_step": unroll_time(
+            make_toy_text("FrozenLake-v1", {"desc": ["SF", "HG"]}, horizon=5)
+        ),
+        "garnet_T4_discounted_by_step": unroll_time(
+            make_garnet(6, 3, 2, seed=3, horizon=4, discount=0.9)
+        ),
     }
 
 

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pgexp.config import ExactMethod
-from pgexp.envs import FiniteMDP, make_garnet, make_toy_text
-from pgexp.estimators import ExactGradient, TrajectoryLimitError, dp_objective, enumerate_objective
+from pgexp.envs import FiniteMDP, make_garnet, make_toy_text, unroll_time
+from pgexp.estimators import (
+    ExactGradient,
+    TrajectoryLimitError,
+    dp_objective,
+    enumerate_objective,
+    optimal_objective,
+)
 from pgexp.estimators.occupancy import SparseMDP, value, value_and_logit_grad
-from pgexp.policies import LinearSoftmax
+from pgexp.policies import LinearSoftmax, TabularSoftmax
 from pgexp.policies.features import one_hot_features
-from tests.helpers import random_policy, small_mdps
+from pgexp.run import run
+from tests.helpers import compose, quiet, random_policy, small_mdps
 
 SMALL = small_mdps()
 
@@ -137,3 +150,76 @@ def test_each_run_of_a_batch_gets_the_gradient_it_gets_alone() -> None:
         assert torch.equal(value(sparse, pi[r : r + 1])[0], J[r])
     pair = value_and_logit_grad(sparse, pi[[5, 2]])  # other companions, another order
     assert torch.equal(pair[1][1], grad[2]) and torch.equal(pair[0][0], J[5])
+
+
+def best_deterministic_policy_value(mdp: FiniteMDP) -> float:
+    """max over every deterministic time-dependent policy d_t(s) of its J, each evaluated on
+    its own (dense numpy policy evaluation, no maximum inside the recursion)."""
+    S, A, T, gamma = mdp.n_states, mdp.n_actions, mdp.horizon, mdp.discount
+    P = np.zeros((S, A, S))
+    np.add.at(P, (mdp.entry_state.numpy(), mdp.entry_action.numpy(), mdp.entry_next.numpy()),
+              mdp.entry_prob.numpy())  # fmt: skip
+    R = mdp.expected_reward().numpy()
+    rows = np.arange(S)
+    best = -np.inf
+    for choice in itertools.product(itertools.product(range(A), repeat=S), repeat=T):
+        V = np.zeros(S)
+        for t in reversed(range(T)):
+            a = np.array(choice[t])
+            V = R[rows, a] + gamma * P[rows, a] @ V
+        best = max(best, float(mdp.mu0.numpy() @ V))
+    return best
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 2**16),
+    states=st.integers(2, 3),
+    horizon=st.integers(1, 3),
+    discount=st.sampled_from([1.0, 0.9]),
+)
+def test_J_star_is_the_best_value_of_any_time_dependent_policy(
+    seed: int, states: int, horizon: int, discount: float
+) -> None:
+    mdp = make_garnet(states, 2, 2, seed=seed, horizon=horizon, discount=discount)
+    assert optimal_objective(mdp) == pytest.approx(best_deterministic_policy_value(mdp), abs=1e-12)
+
+
+def test_J_star_on_frozenlake_4x4_is_the_finite_horizon_optimum_and_above_every_policy() -> None:
+    mdp = make_toy_text("FrozenLake-v1", {"map_name": "4x4"}, horizon=100)
+    J_star = optimal_objective(mdp)
+    assert J_star == pytest.approx(0.744190, abs=5e-7)  # value iteration (pymdptoolbox), T = 100
+    for seed in range(5):
+        assert float(dp_objective(mdp, random_policy(mdp, seed, 3.0))[0]) < J_star
+
+
+@pytest.mark.parametrize("name", ["frozenlake2x2_T5", "garnet_T4", "chain_T6_discounted"])
+def test_the_unrolled_mdp_keeps_J_and_J_star_and_repeats_a_stationary_policy(name: str) -> None:
+    """A time-dependent policy whose T tables are one stationary policy's has its J, and both
+    MDPs have the same J*; the unrolled one has a table per step and non-absorbing state."""
+    mdp = SMALL[name]
+    unrolled = unroll_time(mdp)
+    T = mdp.horizon
+    assert unrolled.n_policy_states == T * mdp.n_policy_states
+    assert unrolled.n_states - unrolled.n_policy_states == mdp.n_states - mdp.n_policy_states
+    assert optimal_objective(unrolled) == pytest.approx(optimal_objective(mdp), abs=1e-12)
+    stationary = random_policy(mdp, 7)
+    by_step = TabularSoftmax(unrolled.n_states, mdp.n_actions, unrolled.n_policy_states)
+    with torch.no_grad():
+        by_step.theta.copy_(stationary.theta.repeat(1, T, 1))
+    J = float(dp_objective(mdp, stationary)[0])
+    assert float(dp_objective(unrolled, by_step)[0]) == pytest.approx(J, abs=1e-12)
+
+
+@pytest.mark.slow
+def test_exact_ascent_of_a_time_dependent_policy_reaches_the_finite_horizon_optimum(
+    tmp_path: Path,
+) -> None:
+    """FrozenLake 4x4 at T = 100: J* = 0.744190, which no stationary policy reaches (exact
+    ascent of one stops near 0.7401); one table per step gets within 1e-3."""
+    overrides = ["env=frozenlake4x4", "policy.time_dependent=true", "train.optimizer=adam",
+                 "train.lr=0.1", "train.iters=600", "train.eval_episodes=0"]  # fmt: skip
+    summary = run(compose(quiet(overrides)), tmp_path)
+    assert summary.J_star is not None and summary.J_final is not None
+    assert summary.J_star == pytest.approx(0.744190, abs=5e-7)
+    assert 0 < summary.J_star - summary.J_final < 1e-3

@@ -181,7 +181,7 @@ def resumed_and_uninterrupted(case: tuple[list[str], list[tuple[int, float]], in
         stopped = [job(root, base, s, lr, f"stopped-{i}") for i, (s, lr) in enumerate(companions)]
         pieces = build(stopped[0].cfg, [j.cfg.seed for j in stopped])
         first = prepare(stopped, [None] * len(stopped), pieces, pieces.policy)
-        train(first.batch, pieces.estimator, k, pieces.reference, progress=False)
+        train(first.batch, pieces.gradients, k, progress=False)
         for out in first.batch.runs:
             out.writer.close()
         assume(len(first.batch.active) == len(stopped))  # a diverged run is over, not stopped

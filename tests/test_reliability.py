@@ -42,7 +42,7 @@ def stopped_after(jobs: list[Job], k: int) -> None:
     checkpoint at k, no summary."""
     pieces = build(jobs[0].cfg, [j.cfg.seed for j in jobs])
     first = prepare(jobs, [None] * len(jobs), pieces, pieces.policy)
-    train(first.batch, pieces.estimator, k, pieces.reference, progress=False)
+    train(first.batch, pieces.gradients, k, progress=False)
     for out in first.batch.runs:
         out.writer.close()
     first.batch.save_checkpoints()

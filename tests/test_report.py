@@ -90,7 +90,8 @@ def test_report_writes_table_plots_and_provenance(sweep: Path, tmp_path: Path) -
     assert csv_rows[0].startswith("estimator.N,n,J_final,J_final_ci_low,J_final_ci_high")
     assert [r.split(",")[:2] for r in csv_rows[1:]] == [["4", "3"], ["16", "1"]]
     assert csv_rows[2].split(",")[3:5] == ["", ""]  # no interval from one seed
-    for png in ["curves_vs_iter", "curves_vs_env_steps", "curves_vs_time", "grad_error_vs_N"]:
+    figures = ["curves_vs_iter", "curves_vs_env_steps", "curves_vs_time", "gap_vs_iter"]
+    for png in [*figures, "grad_error_vs_N"]:
         assert (tmp_path / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
     text = "\n".join(lines)
     assert "Gradient error vs N against the exact gradient: fitted slope" in text

@@ -7,7 +7,13 @@ import torch
 
 from pgexp.envs import make_env
 from pgexp.errors import ConfigError
-from pgexp.resources import SAFETY, available_bytes, check_fits, needed_bytes
+from pgexp.resources import (
+    SAFETY,
+    available_bytes,
+    check_fits,
+    check_unrolled_fits,
+    needed_bytes,
+)
 from tests.helpers import compose, quiet
 
 CPU = torch.device("cpu")
@@ -58,3 +64,12 @@ def test_a_chunked_estimate_is_sized_by_its_chunk_and_n_that_does_not_fit_points
     assert needed_bytes(chunked, make_env(chunked.env), 1)[1] == (
         "estimator.chunk=1000 with env.horizon=100"
     )
+
+
+def test_a_time_dependent_policy_that_cannot_unroll_is_refused_before_it_is_built() -> None:
+    """T copies of the transition entries: 10⁹ steps of FrozenLake 4x4 cannot fit; 100 do."""
+    cfg = compose(quiet(["policy.time_dependent=true"]))
+    check_unrolled_fits(cfg, make_env(cfg.env))
+    huge = compose(quiet(["policy.time_dependent=true", "env.horizon=1000000000"]))
+    with pytest.raises(ConfigError, match=r"^policy\.time_dependent=true \(or a shorter env\.h"):
+        check_unrolled_fits(huge, make_env(huge.env))

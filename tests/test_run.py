@@ -12,7 +12,7 @@ import torch
 
 from pgexp.envs import make_toy_text
 from pgexp.errors import ConfigError
-from pgexp.estimators import dp_objective
+from pgexp.estimators import dp_objective, optimal_objective
 from pgexp.metrics import read_metrics, read_summary
 from pgexp.policies import TabularSoftmax
 from pgexp.records import METRIC_KEYS, IterationRecord, Status, Summary
@@ -37,6 +37,8 @@ def test_exact_ascent_raises_J_monotonically_from_the_uniform_policy(tmp_path: P
     assert [r.iter for r in records] == list(range(1, 31))
     assert all(r.grad_rel_err == 0 and r.return_mean is None for r in records)
     assert summary.status is Status.ok and summary.iters == 30
+    assert summary.J_star == optimal_objective(mdp)
+    assert all(r.gap == summary.J_star - r.J and r.gap > 0 for r in records)
 
 
 def test_minibatch_ascent_rises_and_logs_gradient_error(tmp_path: Path) -> None:
@@ -51,6 +53,7 @@ def test_minibatch_ascent_rises_and_logs_gradient_error(tmp_path: Path) -> None:
     steps = [r.env_steps for r in records]
     assert all(0 < b - a <= 100 * 100 for a, b in pairwise([0, *steps]))
     assert summary.env_steps == steps[-1] and summary.time_s == records[-1].time_s
+    assert all(r.gap == summary.J_star - r.J for r in records)  # exact J beside the estimate
 
 
 def test_a_run_repeats_bit_for_bit_and_seeds_differ(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from pgexp.envs.finite_mdp import FiniteMDP, from_entries
 from pgexp.envs.generated import make_bandit, make_chain, make_garnet
 from pgexp.envs.gym_vector import GymVectorEnv
 from pgexp.envs.tabular import MDPFileError, TabularMDP, load_mdp_file
+from pgexp.envs.time_unrolled import unroll_time
 from pgexp.envs.toy_text import from_gymnasium, make_toy_text
 from pgexp.errors import ConfigError
 
@@ -39,6 +40,7 @@ __all__ = [
     "make_env",
     "make_garnet",
     "make_toy_text",
+    "unroll_time",
 ]
 
 

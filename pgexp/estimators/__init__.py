@@ -17,6 +17,7 @@ from pgexp.estimators.exact import (
     count_trajectories,
     dp_objective,
     enumerate_objective,
+    optimal_objective,
 )
 from pgexp.estimators.minibatch import MinibatchGradient, weights
 from pgexp.rollout import make_sampler
@@ -32,6 +33,7 @@ __all__ = [
     "enumerate_objective",
     "flat_grad",
     "make_estimator",
+    "optimal_objective",
     "weights",
 ]
 

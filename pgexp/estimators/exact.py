@@ -18,7 +18,7 @@ import torch
 from pgexp.config import ExactMethod
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.estimators.base import GradientEstimate, flat_grad
-from pgexp.estimators.occupancy import SparseMDP, value, value_and_logit_grad
+from pgexp.estimators.occupancy import SparseMDP, optimal_value, value, value_and_logit_grad
 from pgexp.policies import Policy, TablePolicy
 
 
@@ -31,6 +31,11 @@ def dp_objective(mdp: FiniteMDP, policy: TablePolicy) -> torch.Tensor:
     with torch.no_grad():
         pi = policy.probs()
         return value(SparseMDP.of(mdp, pi.dtype), pi)
+
+
+def optimal_objective(mdp: FiniteMDP) -> float:
+    """J*: the best J of any policy, time-dependent ones included (backward induction, float64)."""
+    return optimal_value(SparseMDP.of(mdp, torch.float64))
 
 
 def _branches(mdp: FiniteMDP) -> tuple[torch.Tensor, torch.Tensor]:

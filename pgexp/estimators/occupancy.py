@@ -111,6 +111,19 @@ def value(mdp: SparseMDP, pi: torch.Tensor) -> torch.Tensor:
     return J
 
 
+def optimal_value(mdp: SparseMDP) -> float:
+    """J* = max over all policies, time-dependent ones included, of J: backward induction
+    V*_{T-1}(s) = max_a R(s, a), V*_t(s) = max_a [R(s, a) + γ Σ_s' p(s'|s, a) V*_{t+1}(s')],
+    J* = Σ_s μ0(s) V*_0(s). In the tables' dtype (float64 on the CPU by default)."""
+    A, S = mdp.reward.shape
+    V = mdp.reward.amax(0)
+    successor = torch.empty(1, A * S, dtype=V.dtype, device=V.device)
+    for _ in range(mdp.horizon - 1):
+        _products(mdp.P, V.unsqueeze(0), successor)
+        V = (mdp.reward + mdp.discount * successor.view(A, S)).amax(0)
+    return float(ordered_sum(mdp.mu0 * V, -1))
+
+
 def value_and_logit_grad(mdp: SparseMDP, pi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """[R] J and [R, S, A] ∂J/∂logits of the softmax policies ``pi`` [R, S, A]."""
     R, S, A = pi.shape

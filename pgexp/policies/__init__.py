@@ -13,7 +13,7 @@ from pgexp.config import (
     PolicyConfig,
     TabularSoftmaxConfig,
 )
-from pgexp.envs import Env, ObservationEnv
+from pgexp.envs import Env, ObservationEnv, unroll_time
 from pgexp.errors import ConfigError
 from pgexp.policies.base import Policy
 from pgexp.policies.features import load_features, one_hot_features, random_features
@@ -28,7 +28,21 @@ __all__ = [
     "TablePolicy",
     "TabularSoftmax",
     "make_policy",
+    "policy_env",
 ]
+
+
+def policy_env(cfg: PolicyConfig, env: Env) -> Env:
+    """The env as the policy sees it: ``env`` itself, or for a time-dependent tabular policy the
+    finite MDP whose states are the pairs (t, s) (:func:`pgexp.envs.unroll_time`)."""
+    if not (isinstance(cfg, TabularSoftmaxConfig) and cfg.time_dependent):
+        return env
+    mdp = env.finite_mdp
+    if mdp is None:
+        raise ConfigError(
+            "policy.time_dependent=true", "needs a finite MDP (one table per step and state)"
+        )
+    return unroll_time(mdp)
 
 
 def make_policy(cfg: PolicyConfig, env: Env, generators: Sequence[torch.Generator]) -> Policy:

@@ -97,6 +97,8 @@ def report(roots: list[Path], out: Path) -> list[str]:
     labelled = {label(keys, values): runs for values, runs in groups.items()}
     for x_key in plots.X_AXES:
         lines.append(f"![{x_key}]({plots.curves(labelled, x_key, out).name})")
+    if all(rec.gap is not None for r in coll.runs for rec in r.metrics):
+        lines.append(f"![gap]({plots.gap_curves(labelled, out).name})")
     by_n = runs_by_n(coll.runs)
     if len(by_n) > 1:
         refs = {str(r.summary.grad_reference) for rs in by_n.values() for r in rs}
