@@ -315,6 +315,11 @@ class GaussianPolicyConfig(MLPPolicyConfig):
 @dataclass
 class EstimatorConfig:
     name: str = MISSING
+    natural: bool = False
+    """Ascend along the natural gradient F⁺∇J instead of ∇J, F the policy's Fisher information
+    Σ_t γ^t E[∇log π(a_t|s_t) ∇log π(a_t|s_t)ᵀ]: exact (from the occupancy measure) with
+    ``estimator=exact``, from the sampled states' visit weights with ``minibatch``. For
+    ``policy=tabular_softmax`` (time-dependent or not)."""
 
 
 @dataclass
@@ -465,6 +470,15 @@ class Config:
 
     def __post_init__(self) -> None:
         require(0 <= self.seed < 2**64, "seed", self.seed, "an integer in [0, 2^64)")
+        if self.estimator.natural and not isinstance(self.policy, TabularSoftmaxConfig):
+            raise ConfigError(
+                "estimator.natural=true",
+                f"needs policy=tabular_softmax (got policy={self.policy.name}): the natural "
+                "gradient of other policies is not built yet",
+            )
+        exact = self.estimator if isinstance(self.estimator, ExactEstimatorConfig) else None
+        if exact and exact.natural and exact.method is ExactMethod.enumerate:
+            raise ConfigError("estimator.natural=true", "needs estimator.method=dp")
 
 
 SCHEMAS: dict[str, dict[str, type]] = {
@@ -491,7 +505,8 @@ SCHEMAS: dict[str, dict[str, type]] = {
 
 def config_from_dict(data: dict[str, Any]) -> Config:
     """The typed config of a composed config read back as plain data (a run's
-    ``.hydra/config.yaml``): each group's schema is the one whose fields are the group's keys.
+    ``.hydra/config.yaml``): each group's schema is the one whose fields are the group's keys
+    (or, for a run from before keys were added, the smallest one that has them all).
     Raises ValueError when a group fits no schema (a run of another pgexp version)."""
     from omegaconf import OmegaConf
 
@@ -501,7 +516,12 @@ def config_from_dict(data: dict[str, Any]) -> Config:
         if schemas is None:
             node = OmegaConf.merge(node, {key: value})
             continue
-        fits = [s for s in schemas.values() if set(fields_of(s)) == set(value or {})]
+        keys = set(value or {})
+        fits = [s for s in schemas.values() if set(fields_of(s)) == keys]
+        fits = fits or sorted(  # a run of an earlier version, without keys added since
+            (s for s in schemas.values() if keys < set(fields_of(s))),
+            key=lambda s: len(fields_of(s)),
+        )
         if not fits:
             raise ValueError(f"{key} has keys {sorted(value or {})}, which no {key} schema has")
         node[key] = OmegaConf.merge(OmegaConf.structured(fits[0]), value)

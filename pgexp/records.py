@@ -65,7 +65,8 @@ class Summary:
     time_s: float
     status: Status
     grad_reference: str | None
-    """What grad_cos / grad_rel_err compare with: ``exact``, ``estimate (N=...)`` or null."""
+    """What grad_cos / grad_rel_err compare with: ``exact``, ``exact natural`` (the exact natural
+    gradient), ``estimate (N=...)`` or null."""
     seed: int
     device: str
     command: str

@@ -117,8 +117,10 @@ def make_reference(cfg: Config, env: Env, estimator: GradientEstimator) -> Refer
                 f"is for envs without an exact gradient; env={cfg.env.name} has one "
                 "(train.exact_metrics=true): set train.exact_metrics=false to use an estimate",
             )
+        natural = cfg.estimator.natural
         is_dp = isinstance(estimator, ExactGradient) and estimator.method is ExactMethod.dp
-        return Reference(estimator if is_dp else ExactGradient(mdp), 1, "exact")
+        exact = estimator if is_dp else ExactGradient(mdp, natural=natural)
+        return Reference(exact, 1, "exact natural" if natural else "exact")
     if train_cfg.reference_N > 0:
         sampler = make_sampler(env)
         n = train_cfg.reference_N

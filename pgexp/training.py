@@ -152,7 +152,7 @@ class Reference:
     estimator: GradientEstimator
     every: int
     kind: str
-    """``exact`` or ``estimate (N=...)``, as the summary's ``grad_reference`` says."""
+    """``exact``, ``exact natural`` or ``estimate (N=...)``, the summary's ``grad_reference``."""
 
     def due(self, k: int) -> bool:
         return (k - 1) % self.every == 0

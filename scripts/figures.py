@@ -44,6 +44,7 @@ FIGURES = {
     "cartpole_grad_error": {"grad_error_vs_N.png": "cartpole_grad_error_vs_N.png"},
     "pendulum": {"curves_vs_iter.png": "pendulum_return_vs_iter.png"},
     "time_dependent": {"gap_vs_iter.png": "time_dependent_gap.png"},
+    "cliff_natural": {"gap_vs_iter.png": "cliff_natural_gap.png"},
 }
 """Per experiment: the report's figure -> its name in docs/figures/."""
 EXTRA = {"exact_vs_minibatch": "exact_baseline"}

@@ -52,7 +52,8 @@ def configs(draw: st.DrawFn) -> list[str]:
             overrides += [f"env.n_states={states}", f"env.branching={branching}",
                           f"env.seed={draw(st.integers(0, 9))}", "env.discount=0.9"]  # fmt: skip
         if kind == "tabular":
-            overrides += ["policy=tabular_softmax", "policy.init=normal"]
+            overrides += ["policy=tabular_softmax", "policy.init=normal",
+                          f"policy.time_dependent={draw(st.booleans())}"]  # fmt: skip
         else:
             overrides += ["policy=linear_softmax", "policy.features=random",
                           f"policy.dim={draw(st.integers(1, 9))}"]  # fmt: skip
@@ -69,6 +70,7 @@ def configs(draw: st.DrawFn) -> list[str]:
             overrides.append(f"policy.state_dependent_std={draw(st.booleans())}")
         exact = False
         max_n = 200
+    natural = kind == "tabular" and draw(st.booleans())
     if exact:
         overrides.append("estimator=exact")
     else:
@@ -77,6 +79,8 @@ def configs(draw: st.DrawFn) -> list[str]:
         overrides += ["estimator=minibatch", f"estimator.N={n}",
                       f"estimator.returns={draw(st.sampled_from(['total', 'reward_to_go']))}",
                       f"estimator.baseline={draw(st.sampled_from(baselines))}"]  # fmt: skip
+    if natural:
+        overrides.append("estimator.natural=true")
     optimizer = draw(st.sampled_from(["sgd", "adam"]))
     dtype = draw(st.sampled_from(["float64", "float32"]))
     return [*overrides, f"train.optimizer={optimizer}", f"train.iters={draw(st.integers(2, 3))}",

@@ -57,8 +57,8 @@ def make_estimator(cfg: EstimatorConfig, env: Env) -> ExactGradient | MinibatchG
                     f"estimator.max_trajectories={cfg.max_trajectories}: use estimator.method=dp, "
                     "a shorter env.horizon or a larger estimator.max_trajectories",
                 )
-        return ExactGradient(mdp, cfg.method, cfg.max_trajectories)
+        return ExactGradient(mdp, cfg.method, cfg.max_trajectories, cfg.natural)
     if isinstance(cfg, MinibatchEstimatorConfig):
         sampler = make_sampler(env)
-        return MinibatchGradient(sampler, cfg.N, cfg.returns, cfg.baseline, cfg.chunk)
+        return MinibatchGradient(sampler, cfg.N, cfg.returns, cfg.baseline, cfg.chunk, cfg.natural)
     raise ConfigError("estimator", f"has an unknown schema {type(cfg).__name__}")

@@ -18,7 +18,13 @@ import torch
 from pgexp.config import ExactMethod
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.estimators.base import GradientEstimate, flat_grad
-from pgexp.estimators.occupancy import SparseMDP, optimal_value, value, value_and_logit_grad
+from pgexp.estimators.occupancy import (
+    SparseMDP,
+    optimal_value,
+    value,
+    value_and_logit_grad,
+    value_and_natural_logit_grad,
+)
 from pgexp.policies import Policy, TablePolicy
 
 
@@ -106,15 +112,20 @@ def enumerate_objective(
 
 
 class ExactGradient:
-    """∇J(θ) computed exactly, by ``dp`` or ``enumerate``."""
+    """∇J(θ) computed exactly, by ``dp`` or ``enumerate``; with ``natural``, the natural
+    gradient F⁺∇J of a tabular softmax policy instead (``dp`` only)."""
 
     def __init__(
         self,
         mdp: FiniteMDP,
         method: ExactMethod = ExactMethod.dp,
         max_trajectories: int = 1_000_000,
+        natural: bool = False,
     ) -> None:
+        if natural and method is not ExactMethod.dp:
+            raise ValueError("the exact natural gradient is computed by dp")
         self.mdp, self.method, self.max_trajectories = mdp, method, max_trajectories
+        self.natural = natural
         self._sparse: dict[torch.dtype, SparseMDP] = {}
 
     def sparse(self, dtype: torch.dtype) -> SparseMDP:
@@ -131,7 +142,8 @@ class ExactGradient:
             case ExactMethod.dp:
                 with torch.no_grad():
                     pi = policy.probs()
-                J, logit_grad = value_and_logit_grad(self.sparse(pi.dtype), pi)
+                step = value_and_natural_logit_grad if self.natural else value_and_logit_grad
+                J, logit_grad = step(self.sparse(pi.dtype), pi)
                 grad = policy.logit_vjp(logit_grad)
             case ExactMethod.enumerate:
                 J, surrogate = enumerate_objective(self.mdp, policy, self.max_trajectories)

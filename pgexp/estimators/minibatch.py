@@ -83,6 +83,9 @@ class MinibatchGradient:
     """Samples N trajectories per run at the current θ and returns the score-function estimate,
     ``chunk`` trajectories at a time (all N when None).
 
+    With ``natural`` (table policies) it returns F̂⁺ĝ, F̂ the Fisher at the sampled states
+    (:class:`pgexp.estimators.score.TableScoreSum`): consistent, not unbiased (a ratio).
+
     Every sum over trajectories (the gradient, the baseline's means, the mean return) adds them
     in index order whatever the chunks, and trajectory i draws the same numbers in whichever
     chunk it falls: a chunked estimate is the whole one, bit for bit (on the CPU). A baseline
@@ -97,10 +100,12 @@ class MinibatchGradient:
         returns: Returns = Returns.total,
         baseline: Baseline = Baseline.none,
         chunk: int | None = None,
+        natural: bool = False,
     ) -> None:
         self.sampler, self.n = sampler, n
         self.returns, self.baseline = returns, baseline
         self.chunk = min(chunk or n, n)
+        self.natural = natural
 
     def estimate(self, policy: Policy, keys: torch.Tensor) -> GradientEstimate:
         discount, n = self.sampler.discount, self.n
@@ -117,7 +122,8 @@ class MinibatchGradient:
             for batch in pieces():
                 sums.add(raw_weights(batch, discount, self.returns))
             center = sums.value(torch.float64) / n
-        score, total_return, steps = score_sum(policy, n), RunningSum(), []
+        fisher = discount if self.natural else None
+        score, total_return, steps = score_sum(policy, n, fisher), RunningSum(), []
         for batch in pieces():
             score.add(batch, weights(batch, discount, self.returns, self.baseline, center, n))
             total_return.add(batch.returns(discount))

@@ -126,8 +126,30 @@ def optimal_value(mdp: SparseMDP) -> float:
 
 def value_and_logit_grad(mdp: SparseMDP, pi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """[R] J and [R, S, A] ∂J/∂logits of the softmax policies ``pi`` [R, S, A]."""
-    R, S, A = pi.shape
     pi = pi.transpose(1, 2).contiguous()  # [R, A, S]
+    J, X, _ = _totals(mdp, pi)
+    grad = pi * (X - sum_in_order(pi * X, 1).unsqueeze(1))
+    return J, grad.transpose(1, 2).contiguous()
+
+
+def value_and_natural_logit_grad(
+    mdp: SparseMDP, pi: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """[R] J and [R, S, A] the natural gradient F⁺ ∂J/∂logits of the softmax policies ``pi``
+    [R, S, A]: with weights w(s) = Σ_t γ^t d_t(s), the Fisher of the logits of s is
+    w(s)·(diag π_s − π_s π_sᵀ), and the least-norm solution is (X(s, ·) − its mean over
+    actions) / w(s), X = Σ_t γ^t d_t Q_t (0 in states never reached)."""
+    pi = pi.transpose(1, 2).contiguous()  # [R, A, S]
+    J, X, visits = _totals(mdp, pi)
+    centered = X - sum_in_order(X, 1).unsqueeze(1) / X.shape[1]
+    natural = torch.where(visits.unsqueeze(1) > 0, centered / visits.unsqueeze(1), 0.0)
+    return J, natural.transpose(1, 2).contiguous()
+
+
+def _totals(mdp: SparseMDP, pi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """[R] J, [R, A, S] X = Σ_t w_t Q_t and [R, S] Σ_t w_t of the policies ``pi`` [R, A, S], with
+    w_t = γ^t d_t the discounted occupancy of step t."""
+    R, A, S = pi.shape
     occupancy = torch.empty(mdp.horizon, R, S, dtype=pi.dtype, device=pi.device)
     occupancy[0] = mdp.mu0
     flow = torch.empty_like(pi)
@@ -142,8 +164,7 @@ def value_and_logit_grad(mdp: SparseMDP, pi: torch.Tensor) -> tuple[torch.Tensor
     X = mdp.reward * visits.unsqueeze(1)  # Σ_t w_t Q_t
     if mdp.horizon > 1:
         X += mdp.discount * successor_sum
-    grad = pi * (X - sum_in_order(pi * X, 1).unsqueeze(1))
-    return J, grad.transpose(1, 2).contiguous()
+    return J, X, visits
 
 
 def _backward(

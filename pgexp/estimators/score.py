@@ -44,31 +44,51 @@ class ScoreSum(Protocol):
         ...
 
 
-def score_sum(policy: Policy, n: int) -> ScoreSum:
-    """The accumulator for ``policy``'s runs, at their current parameters, over n trajectories."""
+def score_sum(policy: Policy, n: int, natural_discount: float | None = None) -> ScoreSum:
+    """The accumulator for ``policy``'s runs, at their current parameters, over n trajectories;
+    with ``natural_discount`` (γ; table policies only), of the natural gradient."""
     if isinstance(policy, TablePolicy):
-        return TableScoreSum(policy, n)
+        return TableScoreSum(policy, n, natural_discount)
+    if natural_discount is not None:
+        raise TypeError(f"no natural gradient for {type(policy).__name__}")
     return NetworkScoreSum(policy, n)
 
 
 class TableScoreSum:
-    """C(s, a) = Σ w/n over the steps that took a in s, per run; then C − π·ΣC (closed form)."""
+    """C(s, a) = Σ w/n over the steps that took a in s, per run; then C − π·ΣC (closed form).
 
-    def __init__(self, policy: TablePolicy, n: int) -> None:
-        self.policy, self.n = policy, n
+    With ``natural_discount`` γ it also adds the visit weights ŵ(s) = Σ γ^t/n over the live
+    steps in s; the Fisher of the logits of s at the sampled states is then
+    ŵ(s)·(diag π_s − π_s π_sᵀ) (actions averaged exactly), and the result is its least-norm
+    solution for the logit gradient: (C/π − its mean over actions) / ŵ(s), 0 where ŵ(s) = 0.
+    """
+
+    def __init__(self, policy: TablePolicy, n: int, natural_discount: float | None = None) -> None:
+        self.policy, self.n, self.discount = policy, n, natural_discount
         with torch.no_grad():
             self.pi = policy.probs()  # [R, S, A]
         R, S, A = self.pi.shape
         self.counts = torch.zeros((R, S * A), dtype=self.pi.dtype, device=self.pi.device)
+        self.visits = torch.zeros((R, S), dtype=self.pi.dtype, device=self.pi.device)
 
     def add(self, batch: Trajectories, w: torch.Tensor) -> None:
         pairs = (batch.states * self.pi.shape[-1] + batch.actions).flatten(1)
         self.counts.scatter_add_(1, pairs, (w / self.n).flatten(1))
+        if self.discount is not None:
+            T = batch.states.shape[-1]
+            step = torch.arange(T, dtype=self.pi.dtype, device=self.pi.device)
+            weight = torch.pow(self.discount, step) * batch.alive / self.n  # [R, N', T]
+            self.visits.scatter_add_(1, batch.states.flatten(1), weight.flatten(1))
 
     def result(self) -> torch.Tensor:
         counts = self.counts.view_as(self.pi)
-        logit_grad = counts - self.pi * sum_in_order(counts, -1).unsqueeze(-1)
-        return self.policy.logit_vjp(logit_grad)
+        if self.discount is None:
+            logit_grad = counts - self.pi * sum_in_order(counts, -1).unsqueeze(-1)
+            return self.policy.logit_vjp(logit_grad)
+        ratio = torch.where(self.pi > 0, counts / self.pi, 0.0)  # C = 0 where π = 0
+        centered = ratio - sum_in_order(ratio, -1).unsqueeze(-1) / ratio.shape[-1]
+        visits = self.visits.unsqueeze(-1)
+        return self.policy.logit_vjp(torch.where(visits > 0, centered / visits, 0.0))
 
 
 class NetworkScoreSum:

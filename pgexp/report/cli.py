@@ -104,10 +104,11 @@ def report(roots: list[Path], out: Path) -> list[str]:
         refs = {str(r.summary.grad_reference) for rs in by_n.values() for r in rs}
         reference = refs.pop() if len(refs) == 1 else "mixed references"
         path, slope = plots.grad_error_vs_n(by_n, out, reference)
-        against = "the exact gradient" if reference == "exact" else f"a reference {reference}"
+        against = {"exact": "the exact gradient", "exact natural": "the exact natural gradient"}
+        against_text = against.get(reference, f"a reference {reference}")
         lines += [
             "",
-            f"Gradient error vs N against {against}: fitted slope {slope:.3f} (theory −1/2).",
+            f"Gradient error vs N against {against_text}: fitted slope {slope:.3f} (theory −1/2).",
             f"![grad error]({path.name})",
         ]
     grid = final_grid(by_n)
