@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 QUICKSTART := outputs/quickstart/$(shell date +%Y-%m-%d_%H-%M-%S)
 
-.PHONY: help install run test test-fast lint format bench figures clean
+.PHONY: help install run test test-fast lint format bench figures study clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ bench: install  ## gradients (exact at scale, memory, training vs gymnasium), en
 
 figures: install  ## rerun the experiments behind docs/figures (batched sweeps checked against their jobs alone)
 	$(PY) scripts/figures.py
+
+study: install  ## rerun the README's estimator study (pgexp-study, FrozenLake 4x4) and its figures
+	$(PY) scripts/study.py
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

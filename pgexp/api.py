@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from pgexp.envs.tabular import FIELDS, TabularMDP
 from pgexp.errors import ConfigError
@@ -52,7 +52,7 @@ def train(
             is not this run's, before any file is written (``mdp.npz`` for ``env=`` is written
             first, into a directory that holds no other MDP).
     """
-    from pgexp.hydra_jobs import run_name, typed_config
+    from pgexp.hydra_jobs import compose_config, run_name, typed_config
     from pgexp.metrics import read_metrics
     from pgexp.records import to_json
     from pgexp.run import run
@@ -67,11 +67,11 @@ def train(
     if directory is not None and directory.exists() and not directory.is_dir():
         raise ConfigError("run_dir", f"{directory} is a file, not a directory")
     if env is not None:  # the arrays go into the run directory, which must be known first
-        directory = directory or Path(str(_compose(overrides)[1].run.dir))
+        directory = directory or Path(str(compose_config(overrides)[1].run.dir))
         path = _store_mdp(env, directory, "train.overwrite=true" in overrides)
         overrides += ["env=file", f"env.path={path.resolve()}", f"env.horizon={env.horizon}",
                       f"env.discount={env.discount}"]  # fmt: skip
-    dcfg, hydra_node = _compose(overrides)
+    dcfg, hydra_node = compose_config(overrides)
     directory = directory or Path(str(hydra_node.run.dir))
     cfg = typed_config(dcfg)
     check_known_keys(dcfg, cfg)
@@ -81,28 +81,6 @@ def train(
     summary = run(cfg, directory, name=name, overrides=overrides, resolved=resolved)
     records = read_metrics(directory / "metrics.jsonl")
     return Result(directory, [to_json(r) for r in records], to_json(summary))
-
-
-def _compose(overrides: list[str]) -> tuple[DictConfig, DictConfig]:
-    """pgexp's config for ``overrides`` and Hydra's own node, as ``pgexp`` composes them."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
-
-    from pgexp.hydra_jobs import CONF_DIR, register_configs
-
-    register_configs()
-    try:
-        if GlobalHydra.instance().is_initialized():
-            dcfg = compose("config", overrides=overrides, return_hydra_config=True)
-        else:
-            with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-                dcfg = compose("config", overrides=overrides, return_hydra_config=True)
-    except HydraException as err:
-        raise ConfigError("overrides", str(err).splitlines()[0]) from None
-    with open_dict(dcfg):
-        hydra_node = dcfg.pop("hydra")
-    return dcfg, hydra_node
 
 
 def _store_mdp(env: TabularMDP, directory: Path, overwrite: bool) -> Path:

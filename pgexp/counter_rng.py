@@ -33,6 +33,8 @@ class Stream(IntEnum):
     """The final evaluation rollouts (iteration 0)."""
     reference = 3
     """The rollouts of the ``train.reference_N`` reference estimate."""
+    study = 4
+    """The draws of ``pgexp-study`` (one key per N of its grid, then one per draw)."""
 
 
 def _int32(x: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from hydra.utils import to_absolute_path
-from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
+from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf, open_dict
 
 from pgexp.config import FEATURE_KINDS, SCHEMAS, Config, FileEnvConfig, LinearSoftmaxConfig
 from pgexp.errors import ConfigError, warn
@@ -62,6 +62,28 @@ def register_configs() -> None:
         max_failure_rate=1.0,
     )
     cs.store(group="hydra/sweeper", name="optuna", node=maximize, provider="pgexp")
+
+
+def compose_config(overrides: list[str]) -> tuple[DictConfig, DictConfig]:
+    """pgexp's config for ``overrides`` and Hydra's own node, as ``pgexp`` composes them (in
+    this process, without a Hydra run: for the Python API and ``pgexp-study``). Raises
+    :class:`ConfigError` for overrides Hydra refuses."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+
+    register_configs()
+    try:
+        if GlobalHydra.instance().is_initialized():
+            dcfg = compose("config", overrides=overrides, return_hydra_config=True)
+        else:
+            with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+                dcfg = compose("config", overrides=overrides, return_hydra_config=True)
+    except HydraException as err:
+        raise ConfigError("overrides", str(err).splitlines()[0]) from None
+    with open_dict(dcfg):
+        hydra_node = dcfg.pop("hydra")
+    return dcfg, hydra_node
 
 
 def run_name(cfg: Config, override_dirname: str) -> str:

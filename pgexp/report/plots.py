@@ -62,7 +62,7 @@ def curves(groups: dict[str, list[Run]], x_key: str, out: Path) -> Path:
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:  # against env steps, exact runs draw nothing
         ax.legend(fontsize=7, title="mean over n seeds, band: min–max", title_fontsize=7)
-    return _save(fig, out / name)
+    return save_figure(fig, out / name)
 
 
 def grad_error_vs_n(
@@ -102,7 +102,7 @@ def grad_error_vs_n(
         "‖ĝ − ∇J‖ / ‖∇J‖" if reference == "exact" else f"‖ĝ − ĝ_ref‖ / ‖ĝ_ref‖, ĝ_ref: {reference}"
     )
     ax.set(xlabel="N (trajectories per gradient)", ylabel=ylabel)
-    return _finish(fig, ax, "Gradient error vs N", out / "grad_error_vs_N.png"), slope
+    return finish_figure(fig, ax, "Gradient error vs N", out / "grad_error_vs_N.png"), slope
 
 
 def seeds_text(counts: list[int]) -> str:
@@ -128,7 +128,7 @@ def heatmap(final: dict[tuple[float, float], list[float]], out: Path) -> Path:
         title=f"final J (mean over {seeds_text([len(v) for v in final.values()])})",
     )
     fig.colorbar(image, ax=ax, label="J(θ^K)")
-    return _save(fig, out / "heatmap_J_final.png")
+    return save_figure(fig, out / "heatmap_J_final.png")
 
 
 def suboptimality(runs: list[Run], best: float, out: Path) -> tuple[Path, float]:
@@ -144,7 +144,7 @@ def suboptimality(runs: list[Run], best: float, out: Path) -> tuple[Path, float]
         ax.loglog(k, gap, lw=1.5, label=f"{run.path.name}: slope {slope:.3f} on k ≥ {int(k[half])}")
     ax.set(xlabel="iteration k", ylabel="r* − J(θ)")
     title = "Sub-optimality of exact softmax PG (theory: slope −1)"
-    return _finish(fig, ax, title, out / "suboptimality.png"), float(np.mean(slopes))
+    return finish_figure(fig, ax, title, out / "suboptimality.png"), float(np.mean(slopes))
 
 
 def gap_curves(groups: dict[str, list[Run]], out: Path) -> Path:
@@ -158,18 +158,19 @@ def gap_curves(groups: dict[str, list[Run]], out: Path) -> Path:
         ax.loglog(k, gaps.mean(0), lw=1.5, label=f"{label} (n={len(runs)})")
     ax.set(xlabel="iteration k", ylabel="J* − J(θ)")
     title = "Gap to J*, the best J of any policy (time-dependent ones included)"
-    return _finish(fig, ax, title, out / "gap_vs_iter.png")
+    return finish_figure(fig, ax, title, out / "gap_vs_iter.png")
 
 
-def _finish(fig: plt.Figure, ax: plt.Axes, title: str, path: Path) -> Path:
-    """Title, log-log grid and legend of a slope figure, then save it."""
+def finish_figure(fig: plt.Figure, ax: plt.Axes, title: str, path: Path) -> Path:
+    """Title, grid (log-log ones too) and legend (where lines have labels), then save."""
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    return save_figure(fig, path)
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
