@@ -45,9 +45,10 @@ FIGURES = {
     "pendulum": {"curves_vs_iter.png": "pendulum_return_vs_iter.png"},
     "time_dependent": {"gap_vs_iter.png": "time_dependent_gap.png"},
     "cliff_natural": {"gap_vs_iter.png": "cliff_natural_gap.png"},
+    "compute_frontier": {"frontier.png": "compute_frontier.png"},
 }
 """Per experiment: the report's figure -> its name in docs/figures/."""
-EXTRA = {"exact_vs_minibatch": "exact_baseline"}
+EXTRA = {"exact_vs_minibatch": "exact_baseline", "compute_frontier": "compute_frontier_exact"}
 """An experiment whose report also reads a second sweep, run into ``<sweep>/exact``."""
 SUMMARY_KEYS = ("J_final", "return_final", "eval_episodes", "iters", "env_steps",
                 "trajectories", "status", "seed", "grad_reference")  # fmt: skip

@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 
 from pgexp.markdown import table
 from pgexp.report.cli import main, report
+from pgexp.report.frontier import path, reach
 from pgexp.report.runs import collect, config_values, group_runs, swept_keys
 from pgexp.report.stats import loglog_slope, t_interval
 from pgexp.run import run
@@ -90,15 +91,30 @@ def test_report_writes_table_plots_and_provenance(sweep: Path, tmp_path: Path) -
     assert csv_rows[0].startswith("estimator.N,n,J_final,J_final_ci_low,J_final_ci_high")
     assert [r.split(",")[:2] for r in csv_rows[1:]] == [["4", "3"], ["16", "1"]]
     assert csv_rows[2].split(",")[3:5] == ["", ""]  # no interval from one seed
-    figures = ["curves_vs_iter", "curves_vs_env_steps", "curves_vs_time", "gap_vs_iter"]
+    figures = ["curves_vs_iter", "curves_vs_env_steps", "curves_vs_time", "gap_vs_iter", "frontier"]
     for png in [*figures, "grad_error_vs_N"]:
         assert (tmp_path / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
     text = "\n".join(lines)
     assert "Gradient error vs N against the exact gradient: fitted slope" in text
+    assert "| estimator.N=4 | " in text and "of the gap closed: env steps, s (seeds)" in text
     assert "status 'interrupted'" in text
     assert "5: no summary.json: still running, or killed after 4 iterations" in text
     assert "6: no metrics.jsonl nor summary.json: it failed before its first iteration" in text
     assert "pgexp env.horizon=30 estimator=minibatch estimator.N=4 seed=0" in text
+
+
+def test_the_frontier_path_starts_free_and_ends_at_the_summary(sweep: Path) -> None:
+    """θ⁰ costs nothing; θ^j costs what iterations 1..j spent; θ^K's gap is J* − J_final; a
+    fraction of the gap is reached where the gap first falls to what is left of it."""
+    for job in collect([sweep]).runs:
+        points = path(job)
+        assert points[0] == (job.metrics[0].gap, 0, 0.0)
+        assert [p[1] for p in points[1:]] == [r.env_steps for r in job.metrics]
+        assert points[-1][0] == job.summary.J_star - job.summary.J_final
+        for fraction in (0.02, 0.5):
+            first = next((p for p in points if p[0] <= (1 - fraction) * points[0][0]), None)
+            assert reach(points, fraction) == (first[1:] if first else None)
+        assert reach(points, 0.0) == (0, 0.0)
 
 
 def copy_of_job_0(sweep: Path, tmp_path: Path) -> tuple[Path, Path, list[str]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from pgexp import errors
 from pgexp.config import BanditEnvConfig, ExactEstimatorConfig, MinibatchEstimatorConfig
 from pgexp.markdown import table
+from pgexp.report import frontier
 from pgexp.report.runs import Collection, Run, collect, group_runs, swept_keys
 from pgexp.report.table import markdown, summarize, write_csv
 
@@ -97,8 +98,16 @@ def report(roots: list[Path], out: Path) -> list[str]:
     labelled = {label(keys, values): runs for values, runs in groups.items()}
     for x_key in plots.X_AXES:
         lines.append(f"![{x_key}]({plots.curves(labelled, x_key, out).name})")
-    if all(rec.gap is not None for r in coll.runs for rec in r.metrics):
+    if all(frontier.path(r) for r in coll.runs):
         lines.append(f"![gap]({plots.gap_curves(labelled, out).name})")
+        lines += [
+            "",
+            "Compute to close a fraction of the gap J* − J(θ⁰) (median over the seeds that did):",
+            "",
+            frontier.frontier_table(labelled),
+            "",
+            f"![frontier]({plots.frontier(labelled, out).name})",
+        ]
     by_n = runs_by_n(coll.runs)
     if len(by_n) > 1:
         refs = {str(r.summary.grad_reference) for rs in by_n.values() for r in rs}

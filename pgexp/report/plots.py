@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pgexp.report.frontier import path as frontier_path
 from pgexp.report.runs import Run
 from pgexp.report.stats import loglog_slope, rms_with_rel_se
 from pgexp.report.table import grad_errors
@@ -159,6 +160,26 @@ def gap_curves(groups: dict[str, list[Run]], out: Path) -> Path:
     ax.set(xlabel="iteration k", ylabel="J* − J(θ)")
     title = "Gap to J*, the best J of any policy (time-dependent ones included)"
     return finish_figure(fig, ax, title, out / "gap_vs_iter.png")
+
+
+def frontier(groups: dict[str, list[Run]], out: Path) -> Path:
+    """The compute frontier: the gap J* − J(θ) against the environment steps (left) and the
+    seconds (right) spent to reach θ, mean over each group's seeds; exact ascent samples
+    nothing and appears on the right only."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    for label, runs in groups.items():
+        paths = [frontier_path(run) for run in runs]
+        length = min(len(p) for p in paths)
+        mean = np.array([[point for point in p[:length]] for p in paths]).mean(0)  # [K+1, 3]
+        gap, steps, seconds = mean[1:, 0], mean[1:, 1], mean[1:, 2]  # θ⁰ cost nothing
+        (line,) = right.loglog(seconds, gap, lw=1.5, label=f"{label} (n={len(runs)})")
+        if steps[-1] > 0:
+            left.loglog(steps, gap, lw=1.5, color=line.get_color())
+    left.set(xlabel="environment steps spent", ylabel="J* − J(θ)")
+    right.set(xlabel="seconds spent (estimates and updates)")
+    left.grid(alpha=0.3, which="both")
+    fig.suptitle("Compute frontier: the gap to J* against what reaching θ cost")
+    return finish_figure(fig, right, "", out / "frontier.png")
 
 
 def finish_figure(fig: plt.Figure, ax: plt.Axes, title: str, path: Path) -> Path:
