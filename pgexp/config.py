@@ -56,13 +56,25 @@ class Returns(str, Enum):
 
 
 class Baseline(str, Enum):
-    """What is subtracted, per step, from the weights of a mini-batch: ``none``; ``mean``, the
+    """What is subtracted from the weights of a mini-batch: ``none``; ``mean``, per step the
     mean over the batch, the trajectory's own included, which scales the estimate's expectation
-    by (N−1)/N (0.9 at N = 10); ``leave_one_out``, the mean of the other N−1 (unbiased)."""
+    by (N−1)/N (0.9 at N = 10); ``leave_one_out``, per step the mean of the other N−1
+    (unbiased); ``value``, γ^t V^π_t(s_t) from the exact values of the current policy (finite
+    MDPs: the best a state-value critic could do; unbiased); ``optimal``, per parameter the
+    constant b_k = E[ĝ_k s_k] / E[s_k²] of Greensmith et al. (2004), ĝ_k and s_k a trajectory's
+    k-th gradient and score, estimated from the other N−1 trajectories (table policies, per
+    logit; unbiased)."""
 
     none = "none"
     mean = "mean"
     leave_one_out = "leave_one_out"
+    value = "value"
+    optimal = "optimal"
+
+    @property
+    def from_others(self) -> bool:
+        """Estimated from the other trajectories of the batch: needs N >= 2."""
+        return self in (Baseline.leave_one_out, Baseline.optimal)
 
 
 class TableInit(str, Enum):
@@ -342,20 +354,21 @@ class MinibatchEstimatorConfig(EstimatorConfig):
     """``total``: R(τ) weighs every step (the seed formula); ``reward_to_go``: the return from
     step t on."""
     baseline: Baseline = Baseline.none
-    """``none`` (the seed formula), ``mean`` (scales the expectation by (N−1)/N) or
-    ``leave_one_out`` (unbiased)."""
+    """``none`` (the seed formula), ``mean`` (scales the expectation by (N−1)/N),
+    ``leave_one_out``, ``value`` (finite MDPs) or ``optimal`` (table policies); the last three
+    unbiased (:class:`Baseline`)."""
     chunk: int | None = None
     """Trajectories sampled at once (null: all N): memory holds chunk·T steps instead of N·T,
     and the estimate is the same to the last bit (the same random numbers, summed in the same
-    order; with a baseline, each chunk is sampled twice: once for the baseline, once for the
-    gradient)."""
+    order; with a baseline from the batch (mean, leave_one_out, optimal), each chunk is sampled
+    twice: once for the baseline, once for the gradient)."""
 
     def __post_init__(self) -> None:
         int_at_least("estimator.N", self.N, 1)
         if self.chunk is not None:
             int_at_least("estimator.chunk", self.chunk, 1)
-        if self.baseline is Baseline.leave_one_out:
-            int_at_least("estimator.N (with estimator.baseline=leave_one_out)", self.N, 2)
+        if self.baseline.from_others:
+            int_at_least(f"estimator.N (with estimator.baseline={self.baseline.value})", self.N, 2)
 
 
 # ----------------------------------------------------------------------------- hardware
@@ -475,6 +488,19 @@ class Config:
                 "estimator.natural=true",
                 f"needs policy=tabular_softmax (got policy={self.policy.name}): the natural "
                 "gradient of other policies is not built yet",
+            )
+        minibatch = self.estimator if isinstance(self.estimator, MinibatchEstimatorConfig) else None
+        table_baseline = minibatch and minibatch.baseline in (Baseline.value, Baseline.optimal)
+        if minibatch and table_baseline and not isinstance(self.policy, TablePolicyConfig):
+            raise ConfigError(
+                f"estimator.baseline={minibatch.baseline.value}",
+                f"needs a table policy (tabular_softmax or linear_softmax; got "
+                f"policy={self.policy.name}): it is computed from the policy's table",
+            )
+        if minibatch and minibatch.baseline is Baseline.optimal and minibatch.natural:
+            raise ConfigError(
+                "estimator.baseline=optimal",
+                "does not combine with estimator.natural=true: use leave_one_out or value",
             )
         exact = self.estimator if isinstance(self.estimator, ExactEstimatorConfig) else None
         if exact and exact.natural and exact.method is ExactMethod.enumerate:

@@ -33,7 +33,7 @@ GROUPS = {
 VALUES = {
     "estimator.N": ["0", "-5", "1", "2", "64", "1000000000000", "many", "1.5", "null"],
     "estimator.method": ["dp", "enumerate", "guess"],
-    "estimator.baseline": ["none", "mean", "leave_one_out", "median"],
+    "estimator.baseline": ["none", "mean", "leave_one_out", "value", "optimal", "median"],
     "estimator.max_trajectories": ["0", "10", "1000000"],
     "train.lr": ["0", "-1", "1e300", "inf", "nan", "0.1", "x"],
     "train.iters": ["0", "1", "-2", "3.5", "100000000000000000000"],

@@ -4,7 +4,8 @@ sampled whole or in chunks, resumed or uninterrupted, on one thread or several.
 Hypothesis draws the cases: table policies (tabular, linear features) on FrozenLake, chains
 and garnets with either estimator; MLPs with random hidden sizes, one-wide layers included, on
 CartPole and Acrobot; Gaussian policies on Pendulum (a one-wide mean head); N from 1 to 300,
-both returns, every baseline, both optimizers, float64 and float32, batches of 2 to 5 runs.
+both returns, every baseline (value and optimal with table policies), both optimizers, float64
+and float32, batches of 2 to 5 runs.
 Each property runs a few examples in the fast tier and a longer profile in the slow tier.
 Timing keys aside, metrics, summaries and final parameters must be equal, not close.
 """
@@ -76,6 +77,8 @@ def configs(draw: st.DrawFn) -> list[str]:
     else:
         n = draw(st.integers(1, max_n))
         baselines = ["none", "mean", "leave_one_out"] if n > 1 else ["none"]
+        if kind in ("tabular", "linear"):
+            baselines += ["value"] if natural or n == 1 else ["value", "optimal"]
         overrides += ["estimator=minibatch", f"estimator.N={n}",
                       f"estimator.returns={draw(st.sampled_from(['total', 'reward_to_go']))}",
                       f"estimator.baseline={draw(st.sampled_from(baselines))}"]  # fmt: skip

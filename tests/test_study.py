@@ -44,7 +44,9 @@ def test_n_needed_is_the_smallest_n_whose_tenth_percentile_of_cosines_clears_0_9
     assert n_needed(rows[:1]) is None
 
 
-@pytest.mark.parametrize("name", ["reinforce", "rtg_leave_one_out", "natural"])
+@pytest.mark.parametrize(
+    "name", ["reinforce", "rtg_leave_one_out", "optimal_constant", "rtg_value", "natural"]
+)
 def test_the_m_draws_are_one_batch_and_each_is_the_estimate_it_gets_alone(name: str) -> None:
     mdp = make_chain(5, 0.2, 2.0, 10.0, horizon=6, discount=0.9)
     M, variant = 6, VARIANTS[name]
@@ -89,6 +91,10 @@ def test_the_command_writes_its_table_figures_and_checkpoint_rows(
     ("args", "message"),
     [
         (["env=cartpole", "policy=mlp", "--estimators", "natural"], "--estimators natural needs"),
+        (
+            ["env=cartpole", "policy=mlp", "--estimators", "reinforce", "rtg_value"],
+            "--estimators rtg_value needs",
+        ),
         (["env=chain", "--checkpoint", "missing.pt"], "--checkpoint"),
         (["env=nowhere"], "overrides"),
     ],

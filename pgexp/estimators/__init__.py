@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pgexp.config import (
+    Baseline,
     EstimatorConfig,
     ExactEstimatorConfig,
     ExactMethod,
@@ -59,6 +60,14 @@ def make_estimator(cfg: EstimatorConfig, env: Env) -> ExactGradient | MinibatchG
                 )
         return ExactGradient(mdp, cfg.method, cfg.max_trajectories, cfg.natural)
     if isinstance(cfg, MinibatchEstimatorConfig):
+        if cfg.baseline is Baseline.value and env.finite_mdp is None:
+            obs = env.observation_env
+            raise ConfigError(
+                "estimator.baseline=value",
+                f"needs a finite MDP to compute V^π exactly; env={obs.name if obs else env} has "
+                "none: use leave_one_out",
+            )
         sampler = make_sampler(env)
-        return MinibatchGradient(sampler, cfg.N, cfg.returns, cfg.baseline, cfg.chunk, cfg.natural)
+        return MinibatchGradient(sampler, cfg.N, cfg.returns, cfg.baseline, cfg.chunk,
+                                 cfg.natural, env.finite_mdp)  # fmt: skip
     raise ConfigError("estimator", f"has an unknown schema {type(cfg).__name__}")

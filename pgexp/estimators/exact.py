@@ -20,6 +20,7 @@ from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.estimators.base import GradientEstimate, flat_grad
 from pgexp.estimators.occupancy import (
     SparseMDP,
+    SparseTables,
     optimal_value,
     value,
     value_and_logit_grad,
@@ -126,13 +127,8 @@ class ExactGradient:
             raise ValueError("the exact natural gradient is computed by dp")
         self.mdp, self.method, self.max_trajectories = mdp, method, max_trajectories
         self.natural = natural
-        self._sparse: dict[torch.dtype, SparseMDP] = {}
-
-    def sparse(self, dtype: torch.dtype) -> SparseMDP:
-        """The MDP's sparse tables in ``dtype``, built once."""
-        if dtype not in self._sparse:
-            self._sparse[dtype] = SparseMDP.of(self.mdp, dtype)
-        return self._sparse[dtype]
+        self.sparse = SparseTables(mdp)
+        """The MDP's sparse tables in a dtype, built once."""
 
     def estimate(self, policy: Policy, keys: torch.Tensor | None = None) -> GradientEstimate:
         """Exact J and ∇J of every run (``keys`` are not used: nothing is sampled)."""

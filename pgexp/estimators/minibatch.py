@@ -9,7 +9,9 @@ from collections.abc import Iterator
 import torch
 
 from pgexp.config import Baseline, Returns
+from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.estimators.base import GradientEstimate
+from pgexp.estimators.baselines import OptimalConstant, StateValues, state_baseline
 from pgexp.estimators.score import score_sum
 from pgexp.ordered import RunningSum
 from pgexp.policies import Policy
@@ -56,19 +58,25 @@ def weights(
     baseline: Baseline,
     center: torch.Tensor | None = None,
     n: int | None = None,
+    values: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """[R, N, T] the factor of ∇log π(a_t|s_t) for each sampled step.
 
     ``returns=total`` uses R(τ) at every t (the seed formula); ``reward_to_go`` uses the return
     from t on. ``baseline`` subtracts, per run and t, the mean over the batch (``mean``: it
     includes the trajectory's own weight, so the estimate's expectation is (N−1)/N·∇J) or the
-    mean of the other N−1 trajectories (``leave_one_out``, unbiased). A batch that is one chunk
-    of ``n`` trajectories gets the means of all ``n`` as ``center`` (float64 [R, T''] with T''
-    at least the batch's T); a whole batch computes its own.
+    mean of the other N−1 trajectories (``leave_one_out``, unbiased), or γ^t V_t(s_t) from
+    ``values`` [R, T, S] (``value``). A batch that is one chunk of ``n`` trajectories gets the
+    means of all ``n`` as ``center`` (float64 [R, T''] with T'' at least the batch's T); a whole
+    batch computes its own. ``optimal`` changes no weight (:class:`OptimalConstant`).
     """
     w = raw_weights(batch, discount, returns)
     n = n or batch.n
-    if baseline is not Baseline.none:
+    if baseline is Baseline.value:
+        if values is None:
+            raise ValueError("the value baseline needs the state values")
+        w = w - state_baseline(batch, values).to(w.dtype)
+    elif baseline in (Baseline.mean, Baseline.leave_one_out):
         if center is None:
             sums = StepSums(returns)
             sums.add(w)
@@ -84,13 +92,14 @@ class MinibatchGradient:
     ``chunk`` trajectories at a time (all N when None).
 
     With ``natural`` (table policies) it returns F̂⁺ĝ, F̂ the Fisher at the sampled states
-    (:class:`pgexp.estimators.score.TableScoreSum`): consistent, not unbiased (a ratio).
+    (:class:`pgexp.estimators.score.TableScoreSum`): consistent, not unbiased (a ratio). The
+    ``value`` baseline needs the finite ``mdp`` the sampler samples.
 
     Every sum over trajectories (the gradient, the baseline's means, the mean return) adds them
     in index order whatever the chunks, and trajectory i draws the same numbers in whichever
     chunk it falls: a chunked estimate is the whole one, bit for bit (on the CPU). A baseline
-    needs every trajectory's weights before any gradient: with chunks, a first pass samples them
-    for their sums alone (sampling twice).
+    from the batch (mean, leave_one_out, optimal) needs every trajectory's weights before any
+    gradient: with chunks, a first pass samples them for their sums alone (sampling twice).
     """
 
     def __init__(
@@ -101,11 +110,17 @@ class MinibatchGradient:
         baseline: Baseline = Baseline.none,
         chunk: int | None = None,
         natural: bool = False,
+        mdp: FiniteMDP | None = None,
     ) -> None:
         self.sampler, self.n = sampler, n
         self.returns, self.baseline = returns, baseline
         self.chunk = min(chunk or n, n)
         self.natural = natural
+        self.values: StateValues | None = None
+        if baseline is Baseline.value:
+            if mdp is None:
+                raise ValueError("the value baseline needs a finite MDP")
+            self.values = StateValues(mdp)
 
     def estimate(self, policy: Policy, keys: torch.Tensor) -> GradientEstimate:
         discount, n = self.sampler.discount, self.n
@@ -116,21 +131,33 @@ class MinibatchGradient:
                 size = min(self.chunk, n - first)
                 yield whole if whole is not None else self.sampler.sample(policy, keys, size, first)
 
-        center = None
-        if self.baseline is not Baseline.none:
+        center = values = optimal = None
+        if self.baseline in (Baseline.mean, Baseline.leave_one_out):
             sums = StepSums(self.returns)
             for batch in pieces():
                 sums.add(raw_weights(batch, discount, self.returns))
             center = sums.value(torch.float64) / n
+        if self.values is not None:
+            values = self.values.at(policy)
+        if self.baseline is Baseline.optimal:
+            optimal = OptimalConstant(policy, n)
+            for batch in pieces():
+                optimal.observe(batch, weights(batch, discount, self.returns, self.baseline))
         fisher = discount if self.natural else None
         score, total_return, steps = score_sum(policy, n, fisher), RunningSum(), []
         for batch in pieces():
-            score.add(batch, weights(batch, discount, self.returns, self.baseline, center, n))
+            w = weights(batch, discount, self.returns, self.baseline, center, n, values)
+            score.add(batch, w)
+            if optimal is not None:
+                optimal.add(batch, w)
             total_return.add(batch.returns(discount))
             steps.append(batch.env_steps())
+        grad = score.result()
+        if optimal is not None:
+            grad = grad - optimal.correction()
         dtype = next(policy.parameters()).dtype
         return GradientEstimate(
-            grad=score.result().detach(),
+            grad=grad.detach(),
             return_mean=(total_return.value(torch.float64) / n).to(dtype),
             env_steps=torch.stack(steps).sum(0),
             trajectories=n,

@@ -86,6 +86,19 @@ class SparseMDP:
         return cls(P, PT, reward, mdp.mu0.to(dtype), mdp.horizon, mdp.discount)
 
 
+class SparseTables:
+    """A finite MDP's :class:`SparseMDP` in each dtype asked for, built once per dtype."""
+
+    def __init__(self, mdp: FiniteMDP) -> None:
+        self.mdp = mdp
+        self._built: dict[torch.dtype, SparseMDP] = {}
+
+    def __call__(self, dtype: torch.dtype) -> SparseMDP:
+        if dtype not in self._built:
+            self._built[dtype] = SparseMDP.of(self.mdp, dtype)
+        return self._built[dtype]
+
+
 def _offsets(counts: torch.Tensor) -> torch.Tensor:
     """CSR row offsets [n + 1] from per-row counts [n]."""
     return _index(torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)]))
@@ -109,6 +122,15 @@ def value(mdp: SparseMDP, pi: torch.Tensor) -> torch.Tensor:
     """[R] J of the policies ``pi`` [R, S, A] (the backward recursion only)."""
     J, _ = _backward(mdp, pi.transpose(1, 2).contiguous(), None)
     return J
+
+
+def step_values(mdp: SparseMDP, pi: torch.Tensor) -> torch.Tensor:
+    """[R, T, S] V_t(s) of the policies ``pi`` [R, S, A]: the expected return Σ_{t' >= t}
+    γ^{t'−t} r_{t'} from state s at step t (the backward recursion, every step kept)."""
+    R, S, _ = pi.shape
+    values = torch.empty(mdp.horizon, R, S, dtype=pi.dtype, device=pi.device)
+    _backward(mdp, pi.transpose(1, 2).contiguous(), None, values)
+    return values.transpose(0, 1)
 
 
 def optimal_value(mdp: SparseMDP) -> float:
@@ -168,15 +190,21 @@ def _totals(mdp: SparseMDP, pi: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
 
 
 def _backward(
-    mdp: SparseMDP, pi: torch.Tensor, occupancy: torch.Tensor | None
+    mdp: SparseMDP,
+    pi: torch.Tensor,
+    occupancy: torch.Tensor | None,
+    values: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
     """[R] J of ``pi`` [R, A, S], and with the occupancies w [T, R, S] the totals Σ_t w_t
-    [R, S] and Σ_t w_t·(P V_{t+1}) [R, A, S]. The loop writes into buffers allocated once."""
+    [R, S] and Σ_t w_t·(P V_{t+1}) [R, A, S]; V_t is written into ``values`` [T, R, S] when
+    given. The loop writes into buffers allocated once."""
     R, A, S = pi.shape
     reward_pi = sum_in_order(pi * mdp.reward, 1)  # [R, S]
     successor = torch.empty_like(pi)  # P V_{t+1}
     product = torch.empty_like(pi)
     V, V_next = reward_pi.clone(), torch.empty_like(reward_pi)  # V_{T-1}
+    if values is not None:
+        values[-1] = V
     totals = None
     if occupancy is not None:
         totals = (occupancy[-1].clone(), torch.zeros_like(pi))
@@ -186,6 +214,8 @@ def _backward(
         if mdp.discount != 1:
             V_next *= mdp.discount
         V, V_next = V_next.add_(reward_pi), V
+        if values is not None:
+            values[t] = V
         if totals is not None and occupancy is not None:
             w = occupancy[t]
             totals[0].add_(w)

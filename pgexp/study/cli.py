@@ -97,10 +97,13 @@ def study(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Path]:
     draws = new_policy(cfg, env, [cfg.seed] * M, device, dtype)  # M equal runs
     one = new_policy(cfg, env, [cfg.seed], device, dtype)
     exact_possible = env.finite_mdp is not None and isinstance(one, TablePolicy)
-    names = args.estimators or [n for n in VARIANTS if exact_possible or not VARIANTS[n].natural]
+    names = args.estimators or [
+        n for n in VARIANTS if exact_possible or not VARIANTS[n].needs_table
+    ]
     variants = grid_variants(names)
-    if not exact_possible and any(v.natural for v in variants):
-        raise ConfigError("--estimators natural", "needs a finite MDP and a table policy")
+    tabular = [v.name for v in variants if v.needs_table]
+    if not exact_possible and tabular:
+        raise ConfigError(f"--estimators {tabular[0]}", "needs a finite MDP and a table policy")
     out = args.out or Path("outputs/study") / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     out.mkdir(parents=True, exist_ok=True)
     initial = [{n: p.detach().clone() for n, p in pol.named_parameters()} for pol in (draws, one)]

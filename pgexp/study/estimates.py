@@ -31,7 +31,12 @@ class Variant:
     @property
     def min_n(self) -> int:
         """The smallest N it is defined for (a baseline from the others needs two)."""
-        return 1 if self.baseline is Baseline.none else 2
+        return 1 if self.baseline in (Baseline.none, Baseline.value) else 2
+
+    @property
+    def needs_table(self) -> bool:
+        """Defined on finite MDPs with table policies only."""
+        return self.natural or self.baseline in (Baseline.value, Baseline.optimal)
 
 
 VARIANTS = {
@@ -41,12 +46,16 @@ VARIANTS = {
         Variant("reward_to_go", Returns.reward_to_go, Baseline.none),
         Variant("rtg_mean", Returns.reward_to_go, Baseline.mean),
         Variant("rtg_leave_one_out", Returns.reward_to_go, Baseline.leave_one_out),
+        Variant("optimal_constant", Returns.total, Baseline.optimal),
+        Variant("rtg_value", Returns.reward_to_go, Baseline.value),
         Variant("natural", Returns.reward_to_go, Baseline.leave_one_out, natural=True),
     )
 }
 """The variants by name: the seed's formula, reward-to-go, the two batch baselines (``mean``
-includes the trajectory's own return: its expectation is (N−1)/N·∇J), and the natural gradient
-F̂⁺ĝ (table policies; compared with the exact natural gradient)."""
+includes the trajectory's own return: its expectation is (N−1)/N·∇J), Greensmith's optimal
+constant per parameter on the seed's formula, reward-to-go less the exact γ^t V^π_t(s_t) (the
+best a state-value critic could do), and the natural gradient F̂⁺ĝ (compared with the exact
+natural gradient); the last three need a finite MDP and a table policy."""
 
 
 def draw_keys(seed: int, n_index: int, draws: int, device: torch.device) -> torch.Tensor:
@@ -65,7 +74,7 @@ def estimates(
     chunk = max(1, min(n, STEPS_AT_ONCE // (M * horizon)))
     sampler = make_sampler(env)
     estimator = MinibatchGradient(
-        sampler, n, variant.returns, variant.baseline, chunk, variant.natural
+        sampler, n, variant.returns, variant.baseline, chunk, variant.natural, env.finite_mdp
     )
     return estimator.estimate(policy, keys).grad.to(torch.float64)
 
