@@ -50,8 +50,9 @@ bench: install  ## gradients (exact at scale, memory, training vs gymnasium), en
 	$(PY) -m benchmarks.invariance_cost
 	$(PY) -m benchmarks.design_choices
 
-figures: install  ## rerun the experiments behind docs/figures (batched sweeps checked against their jobs alone)
+figures: install  ## rerun every experiment behind README and docs/figures (batched sweeps checked against their jobs alone) and the estimator study
 	$(PY) scripts/figures.py
+	$(PY) scripts/study.py
 
 study: install  ## rerun the README's estimator study (pgexp-study, FrozenLake 4x4) and its figures
 	$(PY) scripts/study.py

@@ -329,9 +329,20 @@ class EstimatorConfig:
     name: str = MISSING
     natural: bool = False
     """Ascend along the natural gradient F⁺∇J instead of ∇J, F the policy's Fisher information
-    Σ_t γ^t E[∇log π(a_t|s_t) ∇log π(a_t|s_t)ᵀ]: exact (from the occupancy measure) with
-    ``estimator=exact``, from the sampled states' visit weights with ``minibatch``. For
-    ``policy=tabular_softmax`` (time-dependent or not)."""
+    Σ_t γ^t E[∇log π(a_t|s_t) ∇log π(a_t|s_t)ᵀ] (actions averaged exactly at each state): exact
+    (from the occupancy measure) with ``estimator=exact``, at the sampled states with
+    ``minibatch``. In closed form for ``policy=tabular_softmax``; for other policies
+    (F + λI)⁻¹∇J by conjugate gradients on Fisher-vector products (``cg_iters``, ``damping``)."""
+    cg_iters: int = 10
+    """Most conjugate-gradient steps (Fisher-vector products) per natural gradient."""
+    damping: float = 1e-3
+    """λ added to the Fisher's diagonal before solving (F is singular where the policy's
+    distributions do not move)."""
+
+    def __post_init__(self) -> None:
+        int_at_least("estimator.cg_iters", self.cg_iters, 1)
+        require(math.isfinite(self.damping) and self.damping >= 0, "estimator.damping",
+                self.damping, "a finite number >= 0")  # fmt: skip
 
 
 @dataclass
@@ -342,6 +353,7 @@ class ExactEstimatorConfig(EstimatorConfig):
     """``method=enumerate`` refuses MDPs with more trajectories than this."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         int_at_least("estimator.max_trajectories", self.max_trajectories, 1)
 
 
@@ -364,6 +376,7 @@ class MinibatchEstimatorConfig(EstimatorConfig):
     twice: once for the baseline, once for the gradient)."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         int_at_least("estimator.N", self.N, 1)
         if self.chunk is not None:
             int_at_least("estimator.chunk", self.chunk, 1)
@@ -483,12 +496,6 @@ class Config:
 
     def __post_init__(self) -> None:
         require(0 <= self.seed < 2**64, "seed", self.seed, "an integer in [0, 2^64)")
-        if self.estimator.natural and not isinstance(self.policy, TabularSoftmaxConfig):
-            raise ConfigError(
-                "estimator.natural=true",
-                f"needs policy=tabular_softmax (got policy={self.policy.name}): the natural "
-                "gradient of other policies is not built yet",
-            )
         minibatch = self.estimator if isinstance(self.estimator, MinibatchEstimatorConfig) else None
         table_baseline = minibatch and minibatch.baseline in (Baseline.value, Baseline.optimal)
         if minibatch and table_baseline and not isinstance(self.policy, TablePolicyConfig):

@@ -30,6 +30,7 @@ from pgexp.estimators import (
     ExactGradient,
     GradientEstimator,
     MinibatchGradient,
+    cg_of,
     dp_objective,
     make_estimator,
     optimal_objective,
@@ -107,7 +108,8 @@ def make_reference(cfg: Config, env: Env, estimator: GradientEstimator) -> Refer
     On a finite MDP with ``train.exact_metrics`` it is the exact dp gradient at every iteration
     (the estimator itself when that is exact dp); elsewhere, with ``train.reference_N > 0``, an
     unbiased mini-batch estimate (reward-to-go returns, leave-one-out baseline) drawn from its own
-    random stream, every ``train.reference_every`` iterations.
+    random stream, every ``train.reference_every`` iterations. Each is the natural gradient when
+    the estimator is (the large-N natural estimate is consistent, not unbiased).
     """
     train_cfg, mdp = cfg.train, env.finite_mdp
     if train_cfg.exact_metrics and mdp is not None:
@@ -119,13 +121,15 @@ def make_reference(cfg: Config, env: Env, estimator: GradientEstimator) -> Refer
             )
         natural = cfg.estimator.natural
         is_dp = isinstance(estimator, ExactGradient) and estimator.method is ExactMethod.dp
-        exact = estimator if is_dp else ExactGradient(mdp, natural=natural)
+        exact = estimator if is_dp else ExactGradient(mdp, natural=natural, cg=cg_of(cfg.estimator))
         return Reference(exact, 1, "exact natural" if natural else "exact")
     if train_cfg.reference_N > 0:
         sampler = make_sampler(env)
-        n = train_cfg.reference_N
-        reference = MinibatchGradient(sampler, n, Returns.reward_to_go, Baseline.leave_one_out)
-        return Reference(reference, train_cfg.reference_every, f"estimate (N={n})")
+        n, natural = train_cfg.reference_N, cfg.estimator.natural
+        reference = MinibatchGradient(sampler, n, Returns.reward_to_go, Baseline.leave_one_out,
+                                      natural=natural, cg=cg_of(cfg.estimator))  # fmt: skip
+        kind = f"estimate natural (N={n})" if natural else f"estimate (N={n})"
+        return Reference(reference, train_cfg.reference_every, kind)
     return None
 
 

@@ -71,7 +71,7 @@ def configs(draw: st.DrawFn) -> list[str]:
             overrides.append(f"policy.state_dependent_std={draw(st.booleans())}")
         exact = False
         max_n = 200
-    natural = kind == "tabular" and draw(st.booleans())
+    natural = draw(st.booleans())
     if exact:
         overrides.append("estimator=exact")
     else:
@@ -84,6 +84,8 @@ def configs(draw: st.DrawFn) -> list[str]:
                       f"estimator.baseline={draw(st.sampled_from(baselines))}"]  # fmt: skip
     if natural:
         overrides.append("estimator.natural=true")
+        if kind != "tabular":  # conjugate gradients
+            overrides.append(f"estimator.cg_iters={draw(st.integers(1, 4))}")
     optimizer = draw(st.sampled_from(["sgd", "adam"]))
     dtype = draw(st.sampled_from(["float64", "float32"]))
     return [*overrides, f"train.optimizer={optimizer}", f"train.iters={draw(st.integers(2, 3))}",

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from pgexp.envs import make_chain
+from pgexp.estimators.natural import CG
 from pgexp.policies import TabularSoftmax
 from pgexp.run import run
 from pgexp.study.cli import main
@@ -53,10 +54,12 @@ def test_the_m_draws_are_one_batch_and_each_is_the_estimate_it_gets_alone(name: 
     gen = [torch.Generator().manual_seed(3) for _ in range(M)]
     batch = TabularSoftmax(mdp.n_states, mdp.n_actions, mdp.n_policy_states, generators=gen)
     keys = draw_keys(7, 2, M, torch.device("cpu"))
-    together = estimates(mdp, batch, variant, 40, keys)
+    together = estimates(mdp, batch, variant, 40, keys, CG(10, 1e-3))
     one = TabularSoftmax(mdp.n_states, mdp.n_actions, mdp.n_policy_states)
     for m in range(M):
-        assert torch.equal(estimates(mdp, one, variant, 40, keys[m : m + 1])[0], together[m])
+        assert torch.equal(
+            estimates(mdp, one, variant, 40, keys[m : m + 1], CG(10, 1e-3))[0], together[m]
+        )
     assert not torch.equal(together[0], together[1])  # independent draws
 
 
@@ -90,7 +93,6 @@ def test_the_command_writes_its_table_figures_and_checkpoint_rows(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["env=cartpole", "policy=mlp", "--estimators", "natural"], "--estimators natural needs"),
         (
             ["env=cartpole", "policy=mlp", "--estimators", "reinforce", "rtg_value"],
             "--estimators rtg_value needs",
@@ -104,6 +106,19 @@ def test_a_mistake_is_one_line(tmp_path: Path, args: list[str], message: str) ->
         main(["logger=none", *args, "--n", "2", "--draws", "2", "--out", str(tmp_path)])
     text = str(stopped.value)
     assert text.startswith(f"pgexp-study: error: {message}") and "\n" not in text
+
+
+def test_a_network_studies_its_natural_gradient_against_a_large_n_natural_estimate(
+    tmp_path: Path,
+) -> None:
+    main(["env=cartpole", "policy=mlp", "env.horizon=20", "logger=none", "--n", "4", "32",
+          "--draws", "6", "--estimators", "reinforce", "natural", "--reference-n", "256",
+          "--out", str(tmp_path)])  # fmt: skip
+    rows = json.loads((tmp_path / "study.json").read_text())["rows"]
+    kinds = {r["estimator"]: r["target"] for r in rows}
+    assert kinds == {"reinforce": "estimate (N=256)", "natural": "estimate natural (N=256)"}
+    natural = {r["N"]: r["rel_rmse"] for r in rows if r["estimator"] == "natural"}
+    assert natural[32] < natural[4]  # closer to the reference with more trajectories
 
 
 def test_wandb_offline_records_the_study(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from pgexp.estimators.exact import (
     optimal_objective,
 )
 from pgexp.estimators.minibatch import MinibatchGradient, weights
+from pgexp.estimators.natural import CG
 from pgexp.rollout import make_sampler
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "GradientEstimator",
     "MinibatchGradient",
     "TrajectoryLimitError",
+    "cg_of",
     "count_trajectories",
     "dp_objective",
     "enumerate_objective",
@@ -37,6 +39,11 @@ __all__ = [
     "optimal_objective",
     "weights",
 ]
+
+
+def cg_of(cfg: EstimatorConfig) -> CG:
+    """How the estimator ``cfg`` solves a natural gradient by conjugate gradients."""
+    return CG(cfg.cg_iters, cfg.damping)
 
 
 def make_estimator(cfg: EstimatorConfig, env: Env) -> ExactGradient | MinibatchGradient:
@@ -58,7 +65,7 @@ def make_estimator(cfg: EstimatorConfig, env: Env) -> ExactGradient | MinibatchG
                     f"estimator.max_trajectories={cfg.max_trajectories}: use estimator.method=dp, "
                     "a shorter env.horizon or a larger estimator.max_trajectories",
                 )
-        return ExactGradient(mdp, cfg.method, cfg.max_trajectories, cfg.natural)
+        return ExactGradient(mdp, cfg.method, cfg.max_trajectories, cfg.natural, cg_of(cfg))
     if isinstance(cfg, MinibatchEstimatorConfig):
         if cfg.baseline is Baseline.value and env.finite_mdp is None:
             obs = env.observation_env
@@ -69,5 +76,5 @@ def make_estimator(cfg: EstimatorConfig, env: Env) -> ExactGradient | MinibatchG
             )
         sampler = make_sampler(env)
         return MinibatchGradient(sampler, cfg.N, cfg.returns, cfg.baseline, cfg.chunk,
-                                 cfg.natural, env.finite_mdp)  # fmt: skip
+                                 cfg.natural, env.finite_mdp, cg_of(cfg))  # fmt: skip
     raise ConfigError("estimator", f"has an unknown schema {type(cfg).__name__}")

@@ -37,9 +37,13 @@ class GradientEstimator(Protocol):
     def estimate(self, policy: Policy, keys: torch.Tensor) -> GradientEstimate: ...
 
 
-def flat_grad(scalar: torch.Tensor, params: Iterable[torch.Tensor]) -> torch.Tensor:
+def flat_grad(
+    scalar: torch.Tensor, params: Iterable[torch.Tensor], create_graph: bool = False
+) -> torch.Tensor:
     """[R, P] gradient of ``scalar`` with respect to ``params`` (each [R, ...]), flattened per run
-    and concatenated (zeros where unused)."""
+    and concatenated (zeros where unused); with ``create_graph``, itself differentiable."""
     params = list(params)
-    grads = torch.autograd.grad(scalar, params, allow_unused=True, materialize_grads=True)
+    grads = torch.autograd.grad(
+        scalar, params, create_graph=create_graph, allow_unused=True, materialize_grads=True
+    )
     return torch.cat([g.reshape(g.shape[0], -1) for g in grads], dim=1)

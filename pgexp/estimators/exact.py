@@ -18,6 +18,7 @@ import torch
 from pgexp.config import ExactMethod
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.estimators.base import GradientEstimate, flat_grad
+from pgexp.estimators.natural import CG, fisher
 from pgexp.estimators.occupancy import (
     SparseMDP,
     SparseTables,
@@ -25,8 +26,9 @@ from pgexp.estimators.occupancy import (
     value,
     value_and_logit_grad,
     value_and_natural_logit_grad,
+    value_logit_grad_and_visits,
 )
-from pgexp.policies import Policy, TablePolicy
+from pgexp.policies import Policy, TablePolicy, TabularSoftmax
 
 
 class TrajectoryLimitError(ValueError):
@@ -113,8 +115,10 @@ def enumerate_objective(
 
 
 class ExactGradient:
-    """∇J(θ) computed exactly, by ``dp`` or ``enumerate``; with ``natural``, the natural
-    gradient F⁺∇J of a tabular softmax policy instead (``dp`` only)."""
+    """∇J(θ) computed exactly, by ``dp`` or ``enumerate``; with ``natural`` (``dp`` only), the
+    natural gradient with the exact Fisher Σ_s w(s) F(s), w the discounted occupancy, instead:
+    F⁺∇J in closed form for a tabular softmax, (F + λI)⁻¹∇J by conjugate gradients as ``cg``
+    says for other table policies (:class:`pgexp.estimators.natural.Fisher`)."""
 
     def __init__(
         self,
@@ -122,11 +126,12 @@ class ExactGradient:
         method: ExactMethod = ExactMethod.dp,
         max_trajectories: int = 1_000_000,
         natural: bool = False,
+        cg: CG | None = None,
     ) -> None:
         if natural and method is not ExactMethod.dp:
             raise ValueError("the exact natural gradient is computed by dp")
         self.mdp, self.method, self.max_trajectories = mdp, method, max_trajectories
-        self.natural = natural
+        self.natural, self.cg = natural, cg
         self.sparse = SparseTables(mdp)
         """The MDP's sparse tables in a dtype, built once."""
 
@@ -138,10 +143,28 @@ class ExactGradient:
             case ExactMethod.dp:
                 with torch.no_grad():
                     pi = policy.probs()
-                step = value_and_natural_logit_grad if self.natural else value_and_logit_grad
-                J, logit_grad = step(self.sparse(pi.dtype), pi)
-                grad = policy.logit_vjp(logit_grad)
+                if self.natural and isinstance(policy, TabularSoftmax):
+                    J, logit_grad = value_and_natural_logit_grad(self.sparse(pi.dtype), pi)
+                    grad = policy.logit_vjp(logit_grad)
+                elif self.natural:
+                    J, grad = self._natural_by_cg(policy, pi)
+                else:
+                    J, logit_grad = value_and_logit_grad(self.sparse(pi.dtype), pi)
+                    grad = policy.logit_vjp(logit_grad)
             case ExactMethod.enumerate:
                 J, surrogate = enumerate_objective(self.mdp, policy, self.max_trajectories)
                 grad = flat_grad(surrogate.sum(), policy.parameters())
         return GradientEstimate(grad=grad.detach(), objective=J.detach())
+
+    def _natural_by_cg(
+        self, policy: TablePolicy, pi: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """[R] J and [R, P] (F + λI)⁻¹∇J, F the Fisher at every policy state weighted by its
+        discounted occupancy (the absorbing state, whose actions change nothing, left out)."""
+        J, logit_grad, visits = value_logit_grad_and_visits(self.sparse(pi.dtype), pi)
+        if self.mdp.absorbing is not None:
+            visits[:, self.mdp.absorbing] = 0
+        exact = fisher(policy, self.cg)
+        states = torch.arange(self.mdp.n_states, device=pi.device).expand_as(visits)
+        exact.add(states, visits)
+        return J, exact.solve(policy.logit_vjp(logit_grad))

@@ -12,9 +12,10 @@ from pgexp.config import Baseline, Returns
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.estimators.base import GradientEstimate
 from pgexp.estimators.baselines import OptimalConstant, StateValues, state_baseline
+from pgexp.estimators.natural import CG, fisher
 from pgexp.estimators.score import score_sum
 from pgexp.ordered import RunningSum
-from pgexp.policies import Policy
+from pgexp.policies import Policy, TabularSoftmax
 from pgexp.rollout import Trajectories, TrajectorySampler
 
 
@@ -91,9 +92,11 @@ class MinibatchGradient:
     """Samples N trajectories per run at the current θ and returns the score-function estimate,
     ``chunk`` trajectories at a time (all N when None).
 
-    With ``natural`` (table policies) it returns F̂⁺ĝ, F̂ the Fisher at the sampled states
-    (:class:`pgexp.estimators.score.TableScoreSum`): consistent, not unbiased (a ratio). The
-    ``value`` baseline needs the finite ``mdp`` the sampler samples.
+    With ``natural`` it returns the natural gradient at the sampled states' Fisher F̂: F̂⁺ĝ in
+    closed form for a tabular softmax (:class:`pgexp.estimators.score.TableScoreSum`), else
+    (F̂ + λI)⁻¹ĝ by conjugate gradients as ``cg`` says (:class:`pgexp.estimators.natural.Fisher`);
+    consistent, not unbiased (a ratio). The ``value`` baseline needs the finite ``mdp`` the
+    sampler samples.
 
     Every sum over trajectories (the gradient, the baseline's means, the mean return) adds them
     in index order whatever the chunks, and trajectory i draws the same numbers in whichever
@@ -111,11 +114,12 @@ class MinibatchGradient:
         chunk: int | None = None,
         natural: bool = False,
         mdp: FiniteMDP | None = None,
+        cg: CG | None = None,
     ) -> None:
         self.sampler, self.n = sampler, n
         self.returns, self.baseline = returns, baseline
         self.chunk = min(chunk or n, n)
-        self.natural = natural
+        self.natural, self.cg = natural, cg
         self.values: StateValues | None = None
         if baseline is Baseline.value:
             if mdp is None:
@@ -143,18 +147,24 @@ class MinibatchGradient:
             optimal = OptimalConstant(policy, n)
             for batch in pieces():
                 optimal.observe(batch, weights(batch, discount, self.returns, self.baseline))
-        fisher = discount if self.natural else None
-        score, total_return, steps = score_sum(policy, n, fisher), RunningSum(), []
+        closed_form = self.natural and isinstance(policy, TabularSoftmax)
+        sampled = fisher(policy, self.cg) if self.natural and not closed_form else None
+        score = score_sum(policy, n, discount if closed_form else None)
+        total_return, steps = RunningSum(), []
         for batch in pieces():
             w = weights(batch, discount, self.returns, self.baseline, center, n, values)
             score.add(batch, w)
             if optimal is not None:
                 optimal.add(batch, w)
+            if sampled is not None:
+                sampled.add_sampled(batch, discount, n)
             total_return.add(batch.returns(discount))
             steps.append(batch.env_steps())
         grad = score.result()
         if optimal is not None:
             grad = grad - optimal.correction()
+        if sampled is not None:
+            grad = sampled.solve(grad)
         dtype = next(policy.parameters()).dtype
         return GradientEstimate(
             grad=grad.detach(),

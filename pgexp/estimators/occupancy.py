@@ -148,10 +148,19 @@ def optimal_value(mdp: SparseMDP) -> float:
 
 def value_and_logit_grad(mdp: SparseMDP, pi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """[R] J and [R, S, A] ∂J/∂logits of the softmax policies ``pi`` [R, S, A]."""
+    J, grad, _ = value_logit_grad_and_visits(mdp, pi)
+    return J, grad
+
+
+def value_logit_grad_and_visits(
+    mdp: SparseMDP, pi: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """[R] J, [R, S, A] ∂J/∂logits and [R, S] the discounted occupancy Σ_t γ^t d_t(s) of the
+    softmax policies ``pi`` [R, S, A]."""
     pi = pi.transpose(1, 2).contiguous()  # [R, A, S]
-    J, X, _ = _totals(mdp, pi)
+    J, X, visits = _totals(mdp, pi)
     grad = pi * (X - sum_in_order(pi * X, 1).unsqueeze(1))
-    return J, grad.transpose(1, 2).contiguous()
+    return J, grad.transpose(1, 2).contiguous(), visits
 
 
 def value_and_natural_logit_grad(

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from pgexp.ordered import ordered_sum
+
 
 class Policy(nn.Module):
     """π_θ for a batch of R runs: every parameter has a leading run dimension R.
@@ -32,6 +34,12 @@ class Policy(nn.Module):
         """:meth:`log_prob` (what ``torch.func.functional_call`` evaluates)."""
         return self.log_prob(obs, actions)
 
+    def kl_to_fixed(self, obs: torch.Tensor) -> torch.Tensor:
+        """[R, M] KL(π_θ̄(·|obs) ‖ π_θ(·|obs)), θ̄ the current parameters held fixed
+        (detached): 0 at θ = θ̄, where its Hessian in θ is the Fisher information of π(·|obs),
+        E_a[∇log π(a|obs) ∇log π(a|obs)ᵀ]."""
+        raise NotImplementedError
+
     def sample(self, obs: torch.Tensor, u: torch.Tensor, first: int = 0) -> torch.Tensor:
         """Actions a ~ π(·|obs) [R, N, ...] from uniforms ``u`` [draws_per_action, R, N] in
         (0, 1) (no autograd graph): the same uniforms give the same actions. Row i belongs to
@@ -43,6 +51,13 @@ class Policy(nn.Module):
         """Keep only the runs ``runs`` (int64 indices into the run dimension), in that order."""
         for p in self.parameters():
             p.data = p.data[runs.to(p.device)]
+
+
+def categorical_kl_to_fixed(logits: torch.Tensor) -> torch.Tensor:
+    """[...] KL(softmax(z̄) ‖ softmax(z)) over the last dimension, z̄ the ``logits`` detached."""
+    logp = torch.log_softmax(logits, dim=-1)
+    fixed = logp.detach()
+    return ordered_sum(fixed.exp() * (fixed - logp), -1)
 
 
 def sample_categorical(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

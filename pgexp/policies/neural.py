@@ -15,7 +15,12 @@ from torch.distributions import Normal
 from pgexp.config import Activation, NetInit
 from pgexp.hardware import one_thread
 from pgexp.ordered import ordered_sum
-from pgexp.policies.base import Policy, sample_categorical, stack_runs
+from pgexp.policies.base import (
+    Policy,
+    categorical_kl_to_fixed,
+    sample_categorical,
+    stack_runs,
+)
 
 ACTIVATIONS: dict[Activation, type[nn.Module]] = {
     Activation.tanh: nn.Tanh,
@@ -196,6 +201,9 @@ class CategoricalMLP(Policy):
         logp = torch.log_softmax(self.net(obs), dim=-1)
         return logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
 
+    def kl_to_fixed(self, obs: torch.Tensor) -> torch.Tensor:
+        return categorical_kl_to_fixed(self.net(obs))
+
     @torch.no_grad()
     def sample(self, obs: torch.Tensor, u: torch.Tensor, first: int = 0) -> torch.Tensor:
         logits = rows_in_place(self.net, obs, first)
@@ -242,6 +250,14 @@ class GaussianMLP(Policy):
 
     def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return ordered_sum(self.distribution(obs).log_prob(actions), -1)
+
+    def kl_to_fixed(self, obs: torch.Tensor) -> torch.Tensor:
+        """KL(N(μ̄, σ̄²) ‖ N(μ, σ²)) = Σ_d log σ/σ̄ + (σ̄² + (μ̄ − μ)²)/(2σ²) − 1/2."""
+        mean, log_std = self.mean_log_std(obs)
+        mean_fixed, log_std_fixed = mean.detach(), log_std.detach()
+        spread = torch.exp(2 * log_std_fixed) + (mean_fixed - mean) ** 2
+        kl = log_std - log_std_fixed + spread / (2 * torch.exp(2 * log_std)) - 0.5
+        return ordered_sum(kl, -1)
 
     @torch.no_grad()
     def sample(self, obs: torch.Tensor, u: torch.Tensor, first: int = 0) -> torch.Tensor:

@@ -13,7 +13,13 @@ from torch import nn
 
 from pgexp.config import TableInit
 from pgexp.ordered import RunningSum, ordered_sum
-from pgexp.policies.base import Policy, one_generator, sample_categorical, stack_runs
+from pgexp.policies.base import (
+    Policy,
+    categorical_kl_to_fixed,
+    one_generator,
+    sample_categorical,
+    stack_runs,
+)
 
 VJP_BLOCK = 4096
 """State-action pairs whose feature products :meth:`LinearSoftmax.logit_vjp` holds at once."""
@@ -42,6 +48,12 @@ class TablePolicy(Policy):
     def probs(self) -> torch.Tensor:
         """[R, S, A] π(a|s)."""
         return torch.softmax(self.logits(), dim=-1)
+
+    def kl_to_fixed(self, obs: torch.Tensor) -> torch.Tensor:
+        """At the states ``obs`` [R, M]."""
+        logits = self.logits()
+        at = logits.gather(1, obs.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+        return categorical_kl_to_fixed(at)
 
     def log_prob(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """[R, M] log π(actions|states) for index tensors [R, M]."""

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from pgexp.checkpoint import load
 from pgexp.envs import Env, make_env
 from pgexp.errors import ConfigError
+from pgexp.estimators import cg_of
 from pgexp.hardware import apply_hardware
 from pgexp.hydra_jobs import compose_config, typed_config
 from pgexp.markdown import table
@@ -100,7 +101,7 @@ def study(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Path]:
     names = args.estimators or [
         n for n in VARIANTS if exact_possible or not VARIANTS[n].needs_table
     ]
-    variants = grid_variants(names)
+    variants, cg = grid_variants(names), cg_of(cfg.estimator)
     tabular = [v.name for v in variants if v.needs_table]
     if not exact_possible and tabular:
         raise ConfigError(f"--estimators {tabular[0]}", "needs a finite MDP and a table policy")
@@ -119,10 +120,11 @@ def study(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Path]:
             targets: dict[bool, tuple[torch.Tensor, str]] = {}
             for variant, index, n in jobs:
                 if variant.natural not in targets:
-                    targets[variant.natural] = target(env, one, variant, args.reference_n, cfg.seed)
+                    targets[variant.natural] = target(env, one, variant, args.reference_n,
+                                                      cfg.seed, cg)  # fmt: skip
                 goal, kind = targets[variant.natural]
                 keys = draw_keys(cfg.seed, index, M, device)
-                samples = estimates(env, draws, variant, n, keys)
+                samples = estimates(env, draws, variant, n, keys, cg)
                 row = {"theta": label, "estimator": variant.name, "N": n, "M": M, "target": kind,
                        **describe(samples.cpu().numpy(), goal.cpu().numpy())}  # fmt: skip
                 rows.append(row)

@@ -11,6 +11,7 @@ from pgexp.config import Baseline, Returns
 from pgexp.counter_rng import Stream, fold_in, fold_in_each, seed_keys
 from pgexp.envs import Env
 from pgexp.estimators import ExactGradient, MinibatchGradient
+from pgexp.estimators.natural import CG
 from pgexp.policies import Policy, TablePolicy
 from pgexp.rollout import make_sampler
 
@@ -36,7 +37,7 @@ class Variant:
     @property
     def needs_table(self) -> bool:
         """Defined on finite MDPs with table policies only."""
-        return self.natural or self.baseline in (Baseline.value, Baseline.optimal)
+        return self.baseline in (Baseline.value, Baseline.optimal)
 
 
 VARIANTS = {
@@ -54,8 +55,9 @@ VARIANTS = {
 """The variants by name: the seed's formula, reward-to-go, the two batch baselines (``mean``
 includes the trajectory's own return: its expectation is (N−1)/N·∇J), Greensmith's optimal
 constant per parameter on the seed's formula, reward-to-go less the exact γ^t V^π_t(s_t) (the
-best a state-value critic could do), and the natural gradient F̂⁺ĝ (compared with the exact
-natural gradient); the last three need a finite MDP and a table policy."""
+best a state-value critic could do) (these two need a finite MDP and a table policy), and the
+natural gradient F̂⁺ĝ (compared with the exact natural gradient, or a large-N natural
+estimate)."""
 
 
 def draw_keys(seed: int, n_index: int, draws: int, device: torch.device) -> torch.Tensor:
@@ -66,37 +68,37 @@ def draw_keys(seed: int, n_index: int, draws: int, device: torch.device) -> torc
 
 
 def estimates(
-    env: Env, policy: Policy, variant: Variant, n: int, keys: torch.Tensor
+    env: Env, policy: Policy, variant: Variant, n: int, keys: torch.Tensor, cg: CG
 ) -> torch.Tensor:
     """[M, P] float64: one estimate of N trajectories per draw (``policy`` holds M equal runs;
-    ``keys`` [M, 2])."""
+    ``keys`` [M, 2]; ``cg``: how a natural gradient without a closed form is solved)."""
     M, horizon = keys.shape[0], env.horizon
     chunk = max(1, min(n, STEPS_AT_ONCE // (M * horizon)))
     sampler = make_sampler(env)
     estimator = MinibatchGradient(
-        sampler, n, variant.returns, variant.baseline, chunk, variant.natural, env.finite_mdp
+        sampler, n, variant.returns, variant.baseline, chunk, variant.natural, env.finite_mdp, cg
     )
     return estimator.estimate(policy, keys).grad.to(torch.float64)
 
 
 def target(
-    env: Env, policy: Policy, variant: Variant, reference_n: int, seed: int
+    env: Env, policy: Policy, variant: Variant, reference_n: int, seed: int, cg: CG
 ) -> tuple[torch.Tensor, str]:
     """[P] the gradient ``variant`` estimates at θ (``policy`` holds one run) and what it is:
-    the exact gradient (or exact natural gradient) on a finite MDP with a table policy, else
-    an unbiased estimate from ``reference_n`` trajectories of its own stream."""
-    mdp = env.finite_mdp
+    the exact gradient (or exact natural gradient) on a finite MDP with a table policy, else an
+    estimate from ``reference_n`` trajectories of its own stream (reward-to-go, leave-one-out;
+    unbiased, or consistent for the natural gradient)."""
+    mdp, natural = env.finite_mdp, variant.natural
     if mdp is not None and isinstance(policy, TablePolicy):
-        exact = ExactGradient(mdp, natural=variant.natural).estimate(policy)
-        return exact.grad[0].to(torch.float64), "exact natural" if variant.natural else "exact"
-    if variant.natural:
-        raise ValueError("the natural gradient needs a finite MDP and a table policy")
+        exact = ExactGradient(mdp, natural=natural, cg=cg).estimate(policy)
+        return exact.grad[0].to(torch.float64), "exact natural" if natural else "exact"
     keys = fold_in(seed_keys([seed], next(policy.parameters()).device), int(Stream.reference))
     sampler = make_sampler(env)
     chunk = max(1, min(reference_n, STEPS_AT_ONCE // env.horizon))
     reference = MinibatchGradient(sampler, reference_n, Returns.reward_to_go,
-                                  Baseline.leave_one_out, chunk)  # fmt: skip
-    return reference.estimate(policy, keys).grad[0].to(torch.float64), f"estimate (N={reference_n})"
+                                  Baseline.leave_one_out, chunk, natural, cg=cg)  # fmt: skip
+    kind = f"estimate natural (N={reference_n})" if natural else f"estimate (N={reference_n})"
+    return reference.estimate(policy, keys).grad[0].to(torch.float64), kind
 
 
 def grid_variants(names: Sequence[str]) -> list[Variant]:
