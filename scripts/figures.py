@@ -42,6 +42,7 @@ FIGURES = {
         "curves_vs_time.png": "cartpole_n_sweep_time.png",
     },
     "cartpole_grad_error": {"grad_error_vs_N.png": "cartpole_grad_error_vs_N.png"},
+    "cartpole_natural": {"curves_vs_env_steps.png": "cartpole_natural_env_steps.png"},
     "pendulum": {"curves_vs_iter.png": "pendulum_return_vs_iter.png"},
     "time_dependent": {"gap_vs_iter.png": "time_dependent_gap.png"},
     "cliff_natural": {"gap_vs_iter.png": "cliff_natural_gap.png"},
