@@ -38,7 +38,8 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix pgexp hydra_plugins tests benchmarks scripts
 	$(BIN)/ruff format pgexp hydra_plugins tests benchmarks scripts
 
-bench: install  ## gradients (exact at scale, memory, training vs gymnasium), env throughput, compiled rollouts, sweeps, launchers, invariance cost, design choices (writes benchmarks/results/)
+bench: install  ## gradients (exact at scale, memory, training vs gymnasium), env throughput, compiled rollouts, sweeps, launchers, invariance cost, design choices, the JAX peer (installs jax; writes benchmarks/results/)
+	$(PY) -m pip install -q -e ".[dev,peer]"
 	$(PY) -m benchmarks.gradient_timing
 	$(PY) -m benchmarks.exact_at_scale
 	$(PY) -m benchmarks.minibatch_memory
@@ -49,6 +50,7 @@ bench: install  ## gradients (exact at scale, memory, training vs gymnasium), en
 	$(PY) -m benchmarks.launcher_overhead
 	$(PY) -m benchmarks.invariance_cost
 	$(PY) -m benchmarks.design_choices
+	$(PY) -m benchmarks.jax_peer
 
 figures: install  ## rerun every experiment behind README and docs/figures (batched sweeps checked against their jobs alone) and the estimator study
 	$(PY) scripts/figures.py
