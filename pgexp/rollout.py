@@ -63,6 +63,12 @@ class Trajectories:
         powers = discount ** torch.arange(T, dtype=self.rewards.dtype, device=self.rewards.device)
         return self.rewards * powers
 
+    def visit_weights(self, discount: float, dtype: torch.dtype) -> torch.Tensor:
+        """[R, N, T] γ^t on the live steps, 0 after an episode ended, in ``dtype``."""
+        T = self.alive.shape[-1]
+        steps = torch.arange(T, dtype=dtype, device=self.alive.device)
+        return torch.pow(discount, steps) * self.alive
+
     def returns(self, discount: float) -> torch.Tensor:
         """[R, N] R(τ) = Σ_t γ^t r_t, added in order of t (columns past the end add exact 0)."""
         return ordered_sum(self.discounted_rewards(discount), -1)

@@ -110,10 +110,8 @@ class Fisher:
 
     def add_sampled(self, batch: Trajectories, discount: float, n: int) -> None:
         """Add a batch's live steps, each weighted γ^t / n."""
-        T = batch.alive.shape[-1]
         dtype = next(self.policy.parameters()).dtype
-        steps = torch.arange(T, dtype=dtype, device=batch.alive.device)
-        weights = torch.pow(discount, steps) * batch.alive / n  # [R, N, T]
+        weights = batch.visit_weights(discount, dtype) / n  # [R, N, T]
         self.add(batch.states.flatten(1, 2), weights.flatten(1))
 
     def solve(self, grad: torch.Tensor) -> torch.Tensor:

@@ -75,9 +75,7 @@ class TableScoreSum:
         pairs = (batch.states * self.pi.shape[-1] + batch.actions).flatten(1)
         self.counts.scatter_add_(1, pairs, (w / self.n).flatten(1))
         if self.discount is not None:
-            T = batch.states.shape[-1]
-            step = torch.arange(T, dtype=self.pi.dtype, device=self.pi.device)
-            weight = torch.pow(self.discount, step) * batch.alive / self.n  # [R, N', T]
+            weight = batch.visit_weights(self.discount, self.pi.dtype) / self.n  # [R, N', T]
             self.visits.scatter_add_(1, batch.states.flatten(1), weight.flatten(1))
 
     def result(self) -> torch.Tensor:
