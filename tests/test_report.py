@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from pgexp.markdown import table
 from pgexp.report.cli import main, report
-from pgexp.report.frontier import path, reach
+from pgexp.report.frontier import climb, measured, path, reach, reach_level
 from pgexp.report.runs import collect, config_values, group_runs, swept_keys
 from pgexp.report.stats import loglog_slope, t_interval
 from pgexp.run import run
@@ -115,6 +115,46 @@ def test_the_frontier_path_starts_free_and_ends_at_the_summary(sweep: Path) -> N
             first = next((p for p in points if p[0] <= (1 - fraction) * points[0][0]), None)
             assert reach(points, fraction) == (first[1:] if first else None)
         assert reach(points, 0.0) == (0, 0.0)
+
+
+def test_levels_cost_what_the_first_theta_that_reached_them_cost(
+    sweep: Path, tmp_path: Path
+) -> None:
+    """J(θ^j) is in the record of iteration j + 1 and J(θ^K) in the summary; θ^j cost what
+    iterations 1..j spent. A level below J(θ⁰) costs nothing; one above every J is not reached."""
+    runs = collect([sweep]).runs
+    assert measured(runs) == "J"
+    for job in runs:
+        values = [*(r.J for r in job.metrics), job.summary.J_final]
+        points = climb(job, "J")
+        assert [p[0] for p in points] == values
+        middle = sorted(values)[len(values) // 2]
+        j = next(i for i, v in enumerate(values) if v is not None and v >= middle)
+        assert reach_level(points, middle) == points[j][1:]
+        before = job.metrics[j - 1] if j else None
+        assert points[j][1:] == ((before.env_steps, before.time_s) if before else (0, 0.0))
+    lines = report([sweep], tmp_path, levels=[0.0, 2.0])
+    text = "\n".join(lines)
+    assert "Compute to reach each level of J (median over the seeds that did):" in text
+    assert "| J ≥ 0: env steps, s (seeds) | J ≥ 2: env steps, s (seeds) |" in text
+    assert "| estimator.N=4 | 0, 0 (3/3) | not reached (0/3) |" in text
+
+
+def test_levels_of_a_continuous_env_are_levels_of_the_sampled_return(tmp_path: Path) -> None:
+    overrides = ["env=cartpole", "env.horizon=30", "policy=mlp", "estimator=minibatch",
+                 "estimator.N=8", "train.iters=3", "train.eval_episodes=0"]  # fmt: skip
+    raw = compose_raw(quiet(overrides))
+    run(OmegaConf.to_object(raw), tmp_path / "0", overrides=overrides)  # type: ignore[arg-type]
+    (tmp_path / "0" / ".hydra").mkdir()
+    OmegaConf.save(raw, tmp_path / "0" / ".hydra" / "config.yaml")
+    OmegaConf.save(OmegaConf.create(overrides), tmp_path / "0" / ".hydra" / "overrides.yaml")
+    (job,) = collect([tmp_path]).runs
+    assert measured([job]) == "return_mean"
+    points = climb(job, "return_mean")  # no sampled return at θ^K
+    assert [p[0] for p in points] == [r.return_mean for r in job.metrics]
+    assert reach_level(points, 0.0) == (0, 0.0) and reach_level(points, 1e9) is None
+    text = "\n".join(report([tmp_path], tmp_path / "report", levels=[1e9]))
+    assert "each level of the mean sampled return" in text and "not reached (0/1)" in text
 
 
 def copy_of_job_0(sweep: Path, tmp_path: Path) -> tuple[Path, Path, list[str]]:

@@ -67,7 +67,7 @@ def provenance_lines(runs: list[Run]) -> list[str]:
     return table(head, rows).splitlines()
 
 
-def report(roots: list[Path], out: Path) -> list[str]:
+def report(roots: list[Path], out: Path, levels: list[float] | None = None) -> list[str]:
     """Write the report into ``out``; return the lines of ``report.md`` (also printed)."""
     from pgexp.report import plots  # matplotlib, imported only when a report is written
 
@@ -108,6 +108,13 @@ def report(roots: list[Path], out: Path) -> list[str]:
             "",
             f"![frontier]({plots.frontier(labelled, out).name})",
         ]
+    key = frontier.measured(coll.runs)
+    if levels and key is None:
+        warn("--levels: no J and no sampled return in every record: no table of levels")
+    elif levels and key is not None:
+        what = "J" if key == "J" else "the mean sampled return"
+        lines += ["", f"Compute to reach each level of {what} (median over the seeds that did):",
+                  "", frontier.level_table(labelled, key, levels)]  # fmt: skip
     by_n = runs_by_n(coll.runs)
     if len(by_n) > 1:
         refs = {str(r.summary.grad_reference) for rs in by_n.values() for r in rs}
@@ -145,6 +152,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="pgexp-report", description=__doc__)
     parser.add_argument("paths", nargs="+", type=Path, help="multirun (or run) directories")
     parser.add_argument("--out", type=Path, help="output folder (default: FIRST_PATH/report)")
+    parser.add_argument("--levels", type=float, nargs="+", metavar="LEVEL",
+                        help="also table the env steps and seconds each group needs to reach "
+                        "these levels of J (else of the mean sampled return)")  # fmt: skip
     args = parser.parse_args(argv)
     paths = [p for p in args.paths if p.is_dir()]
     for missing in (p for p in args.paths if not p.is_dir()):
@@ -153,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("none of the paths is a directory")
     out = args.out or paths[0] / "report"
     try:
-        lines = report(paths, out)
+        lines = report(paths, out, args.levels)
     except OSError as err:  # a read-only or full file system
         raise SystemExit(
             f"pgexp-report: error: cannot write the report into {out}: {err.strerror or err} "
