@@ -66,7 +66,7 @@ class Summary:
     status: Status
     grad_reference: str | None
     """What grad_cos / grad_rel_err compare with: ``exact``, ``exact natural`` (the exact natural
-    gradient), ``estimate (N=...)`` or null."""
+    gradient), ``estimate (N=...)``, ``estimate natural (N=...)`` or null."""
     seed: int
     device: str
     command: str

@@ -152,7 +152,8 @@ class Reference:
     estimator: GradientEstimator
     every: int
     kind: str
-    """``exact``, ``exact natural`` or ``estimate (N=...)``, the summary's ``grad_reference``."""
+    """``exact``, ``exact natural``, ``estimate (N=...)`` or ``estimate natural (N=...)``: the
+    summary's ``grad_reference``."""
 
     def due(self, k: int) -> bool:
         return (k - 1) % self.every == 0
