@@ -80,3 +80,16 @@ def test_bad_reference_settings_are_config_errors(
     with pytest.raises(ConfigError, match=message):
         run(compose(quiet([*CHAIN_RUN, *overrides])), tmp_path)
     assert not tmp_path.joinpath("metrics.jsonl").exists()
+
+
+def test_a_natural_run_measures_itself_against_a_natural_estimate(tmp_path: Path) -> None:
+    """CartPole, MLP, natural gradient: the reference is the natural gradient of 512
+    trajectories, and a batch of 64 points along it (cos > 0) at every iteration it is drawn."""
+    overrides = ["env=cartpole", "env.horizon=40", "policy=mlp", "estimator=minibatch",
+                 "estimator.N=64", "estimator.natural=true", "train.iters=2",
+                 "train.reference_N=512", "train.reference_every=1",
+                 "train.eval_episodes=0"]  # fmt: skip
+    summary = run(compose(quiet(overrides)), tmp_path)
+    assert summary.grad_reference == "estimate natural (N=512)"
+    cosines = [rec.grad_cos for rec in read_metrics(tmp_path / "metrics.jsonl")]
+    assert all(c is not None and c > 0 for c in cosines), cosines
