@@ -3,14 +3,15 @@ Fisher-vector products, run by run.
 
 The Fisher here is that of the policy's action distribution at given states, weighted:
 F = Σ_j w_j F(s_j), F(s) = E_{a~π(·|s)}[∇log π(a|s) ∇log π(a|s)ᵀ] with the actions averaged
-exactly. With the states a batch sampled and w = γ^t/N for each live step (:meth:`Fisher.sampled`)
-it is the sampled Fisher Σ_t γ^t E[∇log π ∇log πᵀ] of the tabular closed form; with every state
-and its discounted occupancy Σ_t γ^t d_t(s) (:meth:`Fisher.occupancy`), the exact one.
+exactly. With the states a batch sampled and w = γ^t/N for each live step
+(:meth:`Fisher.add_sampled`) it is the sampled Fisher Σ_t γ^t E[∇log π ∇log πᵀ] of the tabular
+closed form; with every policy state and its discounted occupancy Σ_t γ^t d_t(s)
+(:meth:`Fisher.add`, from :class:`pgexp.estimators.ExactGradient`), the exact one.
 
 F(s) is the Hessian at θ̄ = θ of KL(π_θ̄(·|s) ‖ π_θ(·|s)) (:meth:`Policy.kl_to_fixed`), so a
 product Fv is a Hessian-vector product: the gradient of ∇(Σ_j w_j KL_j)·v, two backward passes
-through the policy, on blocks of :data:`BLOCK_STEPS` states taken in
-order with each run's own parameters (a run's numbers are its own, as for the score).
+through the policy, on blocks of :data:`BLOCK_STEPS` states taken in order with each run's own
+parameters (a run's numbers are its own, as for the score).
 Conjugate gradients from x = 0 stop after ``iters`` products or once the residual is below
 :data:`RESIDUAL` of ‖g‖; the damping λ keeps the system definite (F is singular along the
 directions that leave every visited distribution unchanged).
