@@ -76,6 +76,16 @@ class Baseline(str, Enum):
         """Estimated from the other trajectories of the batch: needs N >= 2."""
         return self in (Baseline.leave_one_out, Baseline.optimal)
 
+    @property
+    def per_step_mean(self) -> bool:
+        """A mean over the batch per step (``mean``, ``leave_one_out``)."""
+        return self in (Baseline.mean, Baseline.leave_one_out)
+
+    @property
+    def needs_table(self) -> bool:
+        """Computed from a table policy's probabilities (``value``, ``optimal``)."""
+        return self in (Baseline.value, Baseline.optimal)
+
 
 class TableInit(str, Enum):
     """θ⁰ of a table policy: zeros (the uniform policy) or N(0, init_scale²) entries."""
@@ -497,7 +507,7 @@ class Config:
     def __post_init__(self) -> None:
         require(0 <= self.seed < 2**64, "seed", self.seed, "an integer in [0, 2^64)")
         minibatch = self.estimator if isinstance(self.estimator, MinibatchEstimatorConfig) else None
-        table_baseline = minibatch and minibatch.baseline in (Baseline.value, Baseline.optimal)
+        table_baseline = minibatch and minibatch.baseline.needs_table
         if minibatch and table_baseline and not isinstance(self.policy, TablePolicyConfig):
             raise ConfigError(
                 f"estimator.baseline={minibatch.baseline.value}",

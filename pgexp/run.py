@@ -15,12 +15,10 @@ from tqdm import tqdm
 from pgexp.checkpoint import Checkpoint, fingerprint, read_hydra_files
 from pgexp.compiled import compile_policy
 from pgexp.config import (
-    Baseline,
     Config,
     ExactEstimatorConfig,
     ExactMethod,
     MinibatchEstimatorConfig,
-    Returns,
 )
 from pgexp.counter_rng import Stream, seed_keys, stream_keys
 from pgexp.diagnose import run_warnings
@@ -29,12 +27,12 @@ from pgexp.errors import ConfigError
 from pgexp.estimators import (
     ExactGradient,
     GradientEstimator,
-    MinibatchGradient,
     cg_of,
     dp_objective,
     make_estimator,
     optimal_objective,
 )
+from pgexp.estimators.reference import estimated_reference, reference_name
 from pgexp.hardware import apply_hardware, device_description
 from pgexp.interrupt import SignalGuard
 from pgexp.job import Job, batch_key
@@ -122,14 +120,11 @@ def make_reference(cfg: Config, env: Env, estimator: GradientEstimator) -> Refer
         natural = cfg.estimator.natural
         is_dp = isinstance(estimator, ExactGradient) and estimator.method is ExactMethod.dp
         exact = estimator if is_dp else ExactGradient(mdp, natural=natural, cg=cg_of(cfg.estimator))
-        return Reference(exact, 1, "exact natural" if natural else "exact")
+        return Reference(exact, 1, reference_name(natural))
     if train_cfg.reference_N > 0:
-        sampler = make_sampler(env)
         n, natural = train_cfg.reference_N, cfg.estimator.natural
-        reference = MinibatchGradient(sampler, n, Returns.reward_to_go, Baseline.leave_one_out,
-                                      natural=natural, cg=cg_of(cfg.estimator))  # fmt: skip
-        kind = f"estimate natural (N={n})" if natural else f"estimate (N={n})"
-        return Reference(reference, train_cfg.reference_every, kind)
+        reference = estimated_reference(env, n, natural, cg_of(cfg.estimator))
+        return Reference(reference, train_cfg.reference_every, reference_name(natural, n))
     return None
 
 

@@ -152,8 +152,8 @@ class Reference:
     estimator: GradientEstimator
     every: int
     kind: str
-    """``exact``, ``exact natural``, ``estimate (N=...)`` or ``estimate natural (N=...)``: the
-    summary's ``grad_reference``."""
+    """The summary's ``grad_reference``
+    (:func:`pgexp.estimators.reference.reference_name`)."""
 
     def due(self, k: int) -> bool:
         return (k - 1) % self.every == 0

@@ -46,15 +46,21 @@ def cg_of(cfg: EstimatorConfig) -> CG:
     return CG(cfg.cg_iters, cfg.damping)
 
 
+def env_name(env: Env) -> str:
+    """What messages call ``env``: an observation env's name, else the env itself."""
+    obs = env.observation_env
+    return obs.name if obs else str(env)
+
+
 def make_estimator(cfg: EstimatorConfig, env: Env) -> ExactGradient | MinibatchGradient:
     """The estimator an ``estimator`` config asks for."""
     if isinstance(cfg, ExactEstimatorConfig):
-        mdp, obs = env.finite_mdp, env.observation_env
+        mdp = env.finite_mdp
         if mdp is None:
             raise ConfigError(
                 "estimator=exact",
-                f"needs a finite MDP with a transition table; env={obs.name if obs else env} has "
-                "none: use estimator=minibatch",
+                f"needs a finite MDP with a transition table; env={env_name(env)} has none: use "
+                "estimator=minibatch",
             )
         if cfg.method is ExactMethod.enumerate:
             n = count_trajectories(mdp)
@@ -68,11 +74,10 @@ def make_estimator(cfg: EstimatorConfig, env: Env) -> ExactGradient | MinibatchG
         return ExactGradient(mdp, cfg.method, cfg.max_trajectories, cfg.natural, cg_of(cfg))
     if isinstance(cfg, MinibatchEstimatorConfig):
         if cfg.baseline is Baseline.value and env.finite_mdp is None:
-            obs = env.observation_env
             raise ConfigError(
                 "estimator.baseline=value",
-                f"needs a finite MDP to compute V^π exactly; env={obs.name if obs else env} has "
-                "none: use leave_one_out",
+                f"needs a finite MDP to compute V^π exactly; env={env_name(env)} has none: use "
+                "leave_one_out",
             )
         sampler = make_sampler(env)
         return MinibatchGradient(sampler, cfg.N, cfg.returns, cfg.baseline, cfg.chunk,

@@ -13,7 +13,8 @@ import torch
 
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.estimators.occupancy import SparseTables, step_values
-from pgexp.ordered import RunningSum, sum_in_order
+from pgexp.estimators.score import logit_derivative
+from pgexp.ordered import RunningSum
 from pgexp.policies import Policy, TablePolicy
 from pgexp.rollout import Trajectories
 
@@ -96,7 +97,6 @@ class OptimalConstant:
         def logit_sums(x: torch.Tensor) -> torch.Tensor:
             counts = torch.zeros((R, x.shape[1], S * A), dtype=self.pi.dtype, device=x.device)
             counts.scatter_add_(2, pairs, x.to(self.pi.dtype))
-            counts = counts.unflatten(2, (S, A))
-            return counts - self.pi[:, None] * sum_in_order(counts, -1).unsqueeze(-1)
+            return logit_derivative(counts.unflatten(2, (S, A)), self.pi[:, None])
 
         return logit_sums(batch.alive), logit_sums(w)

@@ -77,7 +77,7 @@ def weights(
         if values is None:
             raise ValueError("the value baseline needs the state values")
         w = w - state_baseline(batch, values).to(w.dtype)
-    elif baseline in (Baseline.mean, Baseline.leave_one_out):
+    elif baseline.per_step_mean:
         if center is None:
             sums = StepSums(returns)
             sums.add(w)
@@ -136,7 +136,7 @@ class MinibatchGradient:
                 yield whole if whole is not None else self.sampler.sample(policy, keys, size, first)
 
         center = values = optimal = None
-        if self.baseline in (Baseline.mean, Baseline.leave_one_out):
+        if self.baseline.per_step_mean:
             sums = StepSums(self.returns)
             for batch in pieces():
                 sums.add(raw_weights(batch, discount, self.returns))

@@ -24,7 +24,7 @@ from torch.func import functional_call
 
 from pgexp.estimators.base import flat_grad
 from pgexp.ordered import sum_in_order
-from pgexp.policies import Policy, TablePolicy
+from pgexp.policies import Policy, TablePolicy, TabularSoftmax
 from pgexp.rollout import Trajectories
 
 BLOCK_STEPS = 4096
@@ -46,12 +46,19 @@ class ScoreSum(Protocol):
 
 def score_sum(policy: Policy, n: int, natural_discount: float | None = None) -> ScoreSum:
     """The accumulator for ``policy``'s runs, at their current parameters, over n trajectories;
-    with ``natural_discount`` (γ; table policies only), of the natural gradient."""
+    with ``natural_discount`` (γ; a tabular softmax only: its Fisher is block diagonal in the
+    parameters), of the natural gradient in closed form."""
+    if natural_discount is not None and not isinstance(policy, TabularSoftmax):
+        raise TypeError(f"no closed-form natural gradient for {type(policy).__name__}")
     if isinstance(policy, TablePolicy):
         return TableScoreSum(policy, n, natural_discount)
-    if natural_discount is not None:
-        raise TypeError(f"no natural gradient for {type(policy).__name__}")
     return NetworkScoreSum(policy, n)
+
+
+def logit_derivative(counts: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
+    """[..., S, A] Σ w ∂log π(a_t|s_t)/∂z(s, a) from ``counts`` [..., S, A] (C(s, a) = Σ w over
+    the steps that took a in s) and ``pi`` (broadcast to it): C − π·Σ_b C(·, b)."""
+    return counts - pi * sum_in_order(counts, -1).unsqueeze(-1)
 
 
 class TableScoreSum:
@@ -81,8 +88,7 @@ class TableScoreSum:
     def result(self) -> torch.Tensor:
         counts = self.counts.view_as(self.pi)
         if self.discount is None:
-            logit_grad = counts - self.pi * sum_in_order(counts, -1).unsqueeze(-1)
-            return self.policy.logit_vjp(logit_grad)
+            return self.policy.logit_vjp(logit_derivative(counts, self.pi))
         ratio = torch.where(self.pi > 0, counts / self.pi, 0.0)  # C = 0 where π = 0
         centered = ratio - sum_in_order(ratio, -1).unsqueeze(-1) / ratio.shape[-1]
         visits = self.visits.unsqueeze(-1)

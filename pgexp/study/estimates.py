@@ -12,6 +12,7 @@ from pgexp.counter_rng import Stream, fold_in, fold_in_each, seed_keys
 from pgexp.envs import Env
 from pgexp.estimators import ExactGradient, MinibatchGradient
 from pgexp.estimators.natural import CG
+from pgexp.estimators.reference import estimated_reference, reference_name
 from pgexp.policies import Policy, TablePolicy
 from pgexp.rollout import make_sampler
 
@@ -37,7 +38,7 @@ class Variant:
     @property
     def needs_table(self) -> bool:
         """Defined on finite MDPs with table policies only."""
-        return self.baseline in (Baseline.value, Baseline.optimal)
+        return self.baseline.needs_table
 
 
 VARIANTS = {
@@ -91,14 +92,12 @@ def target(
     mdp, natural = env.finite_mdp, variant.natural
     if mdp is not None and isinstance(policy, TablePolicy):
         exact = ExactGradient(mdp, natural=natural, cg=cg).estimate(policy)
-        return exact.grad[0].to(torch.float64), "exact natural" if natural else "exact"
+        return exact.grad[0].to(torch.float64), reference_name(natural)
     keys = fold_in(seed_keys([seed], next(policy.parameters()).device), int(Stream.reference))
-    sampler = make_sampler(env)
     chunk = max(1, min(reference_n, STEPS_AT_ONCE // env.horizon))
-    reference = MinibatchGradient(sampler, reference_n, Returns.reward_to_go,
-                                  Baseline.leave_one_out, chunk, natural, cg=cg)  # fmt: skip
-    kind = f"estimate natural (N={reference_n})" if natural else f"estimate (N={reference_n})"
-    return reference.estimate(policy, keys).grad[0].to(torch.float64), kind
+    reference = estimated_reference(env, reference_n, natural, cg, chunk)
+    estimate = reference.estimate(policy, keys).grad[0].to(torch.float64)
+    return estimate, reference_name(natural, reference_n)
 
 
 def grid_variants(names: Sequence[str]) -> list[Variant]:
