@@ -55,7 +55,8 @@ def advance(state: torch.Tensor, action: torch.Tensor, fresh: torch.Tensor) -> t
 
 def torch_cartpole(n: int, device: torch.device, seconds: float, compiled: bool = False) -> float:
     """Steps/s of the torch CartPole; ``compiled`` fuses step and masked reset with
-    ``torch.compile`` (as ``hardware.compile=true`` does for the step), random draws stay eager."""
+    ``torch.compile`` (the env alone: ``hardware.compile=true`` compiles blocks of policy and env
+    steps, ``benchmarks.rollout_compile``), random draws stay eager."""
     gen = torch.Generator(device=device).manual_seed(0)
 
     def fresh() -> torch.Tensor:

@@ -6,9 +6,10 @@ hydra/launcher=batched ... seed=range(0,S)`` (Hydra composing every job, files w
 ``logger=none``, one torch thread) and ``python -m benchmarks.jax_reinforce <workload> --seeds
 S`` (``jit(vmap(train))``, compilation included, one XLA thread). Repeats alternate the two, so
 that a busy moment of the machine falls on both; the table gives the range over repeats, the
-ratio of the medians and each side's mean return at the last iteration (both must learn). On
-FrozenLake pgexp also runs with ``train.exact_metrics=false``: the peer computes no exact J and
-∇J at every iteration.
+ratio of the medians and each side's mean return at the last iteration (both must learn). pgexp
+also runs a variant of each workload (:data:`VARIANTS`): FrozenLake with
+``train.exact_metrics=false`` (the peer computes no exact J and ∇J at every iteration), CartPole
+with ``hardware.compile=true`` (the peer's rollout is one compiled program too).
 Skips, saying so, where JAX is not installed (``pip install -e ".[peer]"``).
 
 Usage: ``python -m benchmarks.jax_peer [--cartpole-seeds 1 8] [--frozenlake-seeds 1 8 64]
@@ -40,6 +41,8 @@ PGEXP_ARGS = {
     "frozenlake": ["env=frozenlake4x4", "estimator=minibatch", "estimator.N=100", "train.iters=30"],
 }  # fmt: skip
 """pgexp's side of each workload of ``benchmarks.jax_reinforce`` (the same settings)."""
+VARIANTS = {"cartpole": "hardware.compile=true", "frozenlake": "train.exact_metrics=false"}
+"""The override of pgexp's second cell of each workload."""
 TITLES = {
     "cartpole": "CartPole, MLP [64, 64], N = 64, Adam, 150 iterations",
     "frozenlake": "FrozenLake 4x4, N = 100, SGD, 30 iterations",
@@ -89,25 +92,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for workload, seeds in cells:
             ours: list[tuple[float, float]] = []
-            bare: list[float] = []  # finite MDPs: without the exact J and ∇J of every iteration
+            variant: list[tuple[float, float]] = []
             theirs: list[tuple[float, float]] = []
             for _ in range(args.repeats):
                 ours.append(pgexp_cell(workload, seeds, Path(tmp)))
-                if workload == "frozenlake":
-                    no_metrics = "train.exact_metrics=false"
-                    bare.append(pgexp_cell(workload, seeds, Path(tmp), no_metrics)[0])
+                variant.append(pgexp_cell(workload, seeds, Path(tmp), VARIANTS[workload]))
                 theirs.append(jax_cell(workload, seeds, Path(tmp)))
-            mine, peer = [s for s, _ in ours], [s for s, _ in theirs]
-            ratio = statistics.median(mine) / statistics.median(peer)
+            mine, other, peer = ([s for s, _ in c] for c in (ours, variant, theirs))
+            ratios = [statistics.median(x) / statistics.median(peer) for x in (mine, other)]
             rows.append({"workload": workload, "seeds": seeds, "pgexp_s": mine,
-                         "pgexp_no_exact_metrics_s": bare, "jax_s": peer,
-                         "pgexp_return": ours[-1][1], "jax_return": theirs[-1][1]})  # fmt: skip
-            lines.append([TITLES[workload], seeds, span(mine), span(bare), span(peer),
-                          f"{ratio:.2f}", f"{ours[-1][1]:.3g} / {theirs[-1][1]:.3g}"])  # fmt: skip
-            print(f"{workload} × {seeds}: pgexp {mine} s ({bare}), JAX {peer} s", flush=True)
-    head = ["work (whole command)", "seeds", "pgexp s", "pgexp s, exact_metrics=false",
-            "JAX peer s", "pgexp / JAX", "last return pgexp / JAX"]  # fmt: skip
-    publish("jax_peer", rows, table(head, lines, "lrrrrrr"), threads="1 torch / 1 XLA thread")
+                         "variant": VARIANTS[workload], "pgexp_variant_s": other, "jax_s": peer,
+                         "pgexp_return": ours[-1][1], "variant_return": variant[-1][1],
+                         "jax_return": theirs[-1][1]})  # fmt: skip
+            returns = " / ".join(f"{c[-1][1]:.3g}" for c in (ours, variant, theirs))
+            lines.append([TITLES[workload], seeds, span(mine), f"`{VARIANTS[workload]}`",
+                          span(other), span(peer), f"{ratios[0]:.2f}", f"{ratios[1]:.2f}",
+                          returns])  # fmt: skip
+            print(f"{workload} × {seeds}: pgexp {mine} s, {VARIANTS[workload]} {other} s, "
+                  f"JAX {peer} s", flush=True)  # fmt: skip
+    head = ["work (whole command)", "seeds", "pgexp s", "variant", "variant s", "JAX peer s",
+            "pgexp / JAX", "variant / JAX", "last return pgexp / variant / JAX"]  # fmt: skip
+    publish("jax_peer", rows, table(head, lines, "lrrlrrrrr"), threads="1 torch / 1 XLA thread")
 
 
 def span(seconds: list[float]) -> str:

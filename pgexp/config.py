@@ -404,8 +404,9 @@ class HardwareConfig:
     default: pgexp's tensors are small enough that a second thread rarely pays, and with torch's
     default a run slows down several-fold whenever another process shares the cores."""
     compile: bool = False
-    """Wrap the torch env's observe/step and the neural policy's network in ``torch.compile``
-    (nothing else is compiled; finite MDPs and table policies run as they are)."""
+    """Run a torch env's rollout as compiled programs (a scan per block of steps) and the neural
+    policy's network through ``torch.compile``; finite MDPs, table policies and gymnasium envs
+    run as they are. Agrees with eager execution to rounding, not bit for bit."""
 
     def __post_init__(self) -> None:
         if self.threads is not None:

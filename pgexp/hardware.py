@@ -50,10 +50,10 @@ def one_thread(device: torch.device) -> Iterator[None]:
     """Run the block's CPU work on one thread, whatever ``hardware.threads`` says (a BLAS
     library splits a matrix product among threads in ways that change its order of addition).
     Nothing changes on a GPU or while ``torch.compile`` traces."""
-    threads = torch.get_num_threads()
-    if device.type != "cpu" or threads == 1 or torch.compiler.is_compiling():
+    if device.type != "cpu" or torch.compiler.is_compiling() or torch.get_num_threads() == 1:
         yield
         return
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         yield

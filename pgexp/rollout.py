@@ -9,11 +9,13 @@ chooses the action and the next state together).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Protocol
 
 import numpy as np
 import torch
+from torch._higher_order_ops.scan import scan
 
 from pgexp.counter_rng import uniforms
 from pgexp.envs.base import Env
@@ -27,6 +29,18 @@ BLOCK_DRAWS = 2**20
 """About how many uniforms :class:`StepDraws` generates at once."""
 MAX_BLOCK_STEPS = 16
 """At most this many steps per block (a torch-env batch often stops early)."""
+
+RECOMPILE_LIMIT = 64
+"""Most programs a process compiles for the rollout block (torch's default, 8, is reached by a
+process that samples several envs, policies or numbers of runs: a program each, and one more for
+each once the batch size changes)."""
+
+Block = Callable[
+    [Policy, torch.Tensor, torch.Tensor, torch.Tensor],
+    tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]],
+]
+"""K rollout steps: (policy, states, done, uniforms [K, k, R, N]) -> states, done, the steps'
+observations, actions, rewards and alive flags [K, R·N, ...] (``BatchedEnvSampler.block``)."""
 
 
 @dataclass
@@ -187,34 +201,86 @@ class BatchedEnvSampler:
     Every ``check_every`` steps it asks whether any copy is still running (one host sync on a
     GPU) and stops when none is, so the batch has T' <= T columns; steps it skips would all have
     been dead. ``check_every=None`` never asks (no host sync inside the loop; always T columns).
+
+    With ``env.compile_steps`` (``hardware.compile``) the steps between two checks (the whole
+    horizon when it never asks) run as one program, a ``scan`` of :meth:`advance` compiled by
+    ``torch.compile``: on the first batch, and once more, for batches of any size, when the
+    size first changes (torch's automatic dynamic shapes). Every process compiles it anew (about
+    7 s on a CPU core; inductor does not keep a scan's program on disk). A last block that would
+    pass the horizon runs whole and is cut to T columns. Its numbers agree with the eager steps'
+    to rounding, not bit for bit: the program fuses and vectorizes the arithmetic, and its
+    products do not keep rows in fixed blocks.
     """
 
     def __init__(self, env: BatchedEnv, check_every: int | None = 16) -> None:
         self.env = env
         self.discount = env.discount
         self.check_every = check_every
+        self.compiled_block = (
+            torch.compile(self.block, fullgraph=True) if env.compile_steps else None
+        )
 
     @torch.no_grad()
     def sample(self, policy: Policy, keys: torch.Tensor, n: int, first: int = 0) -> Trajectories:
         """N trajectories of at most T = env.horizon steps per run, on the policy's device and
         dtype."""
-        dyn, T, every = self.env.dynamics, self.env.horizon, self.check_every
+        dyn = self.env.dynamics
         R, dtype = keys.shape[0], next(policy.parameters()).dtype
         draws = StepDraws(keys, first, n, len(dyn.reset_half_width), policy.draws_per_action)
         state = dyn.reset(draws.reset().permute(1, 2, 0), dtype).view(R * n, -1)
-        done = torch.zeros(R * n, dtype=torch.bool, device=keys.device)
+        if self.compiled_block is None:
+            columns = self.eager_steps(policy, state, draws, first)
+        else:
+            columns = self.compiled_steps(self.compiled_block, policy, state, draws)
+        return Trajectories(*(x.reshape(R, n, *x.shape[1:]) for x in columns))
+
+    def eager_steps(
+        self, policy: Policy, state: torch.Tensor, draws: StepDraws, first: int
+    ) -> list[torch.Tensor]:
+        """The observations, actions, rewards and alive flags [R·N, T', ...] of the rollout
+        from ``state`` [R·N, state_dim], one step at a time."""
+        T, every = self.env.horizon, self.check_every
+        done = torch.zeros(state.shape[0], dtype=torch.bool, device=state.device)
         steps: list[tuple[torch.Tensor, ...]] = []  # per step: obs, action, reward, alive
         for t in range(T):
             state, done, step = self.advance(policy, state, done, draws.step(t), first)
             steps.append(step)
             if every is not None and (t + 1) % every == 0 and bool(done.all()):
                 break
-        return Trajectories(
-            *(
-                torch.stack(x, 1).view(R, n, len(x), *x[0].shape[1:])
-                for x in zip(*steps, strict=True)
-            )
-        )
+        return [torch.stack(x, 1) for x in zip(*steps, strict=True)]
+
+    def compiled_steps(
+        self, block: Block, policy: Policy, state: torch.Tensor, draws: StepDraws
+    ) -> list[torch.Tensor]:
+        """As :meth:`eager_steps`, ``check_every`` steps (or all T) at a time through the
+        compiled ``block`` (rows have no fixed places there: no ``first``)."""
+        T = self.env.horizon
+        K = self.check_every or T
+        done = torch.zeros(state.shape[0], dtype=torch.bool, device=state.device)
+        blocks: list[tuple[torch.Tensor, ...]] = []  # per block: obs, action, reward, alive
+        for t in range(0, T, K):
+            u = torch.stack([draws.step(t + k) for k in range(K)])
+            with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
+                state, done, steps = block(policy, state, done, u)
+            blocks.append(steps)
+            if t + K < T and bool(done.all()):
+                break
+        return [torch.cat(x)[:T].transpose(0, 1) for x in zip(*blocks, strict=True)]
+
+    def block(
+        self, policy: Policy, state: torch.Tensor, done: torch.Tensor, u: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+        """K steps of :meth:`advance` as one ``scan`` over the uniforms ``u`` [K, k, R, N]; the
+        steps' observations, actions, rewards and alive flags come stacked, [K, R·N, ...]."""
+
+        def one(
+            carry: tuple[torch.Tensor, torch.Tensor], u_t: torch.Tensor
+        ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]]:
+            state, done, step = self.advance(policy, *carry, u_t)
+            return (state, done), tuple(x.clone() for x in step)  # a scan's outputs own memory
+
+        (state, done), steps = scan(one, (state, done), u)
+        return state, done, steps
 
     def advance(
         self,

@@ -47,6 +47,8 @@ class BatchedEnv(ObservationSteps):
         dynamics: the batched dynamics.
         n_actions: number of discrete actions, or None for continuous actions.
         action_dim: size of a continuous action (0 for discrete actions).
+        compile_steps: whether samplers run each step as one program compiled by
+            ``torch.compile`` (``hardware.compile``; see :class:`pgexp.rollout.BatchedEnvSampler`).
     """
 
     name: str
@@ -55,6 +57,7 @@ class BatchedEnv(ObservationSteps):
     discount: float = 1.0
     n_actions: int | None = None
     action_dim: int = 0
+    compile_steps: bool = False
 
     @property
     def obs_dim(self) -> int:
@@ -68,22 +71,10 @@ class BatchedEnv(ObservationSteps):
         return self  # its dynamics run on the device of the state they are given
 
     def compiled(self) -> BatchedEnv:
-        return replace(self, dynamics=CompiledDynamics(self.dynamics))
+        return replace(self, compile_steps=True)
 
     def close(self) -> None:
         pass
-
-
-class CompiledDynamics:
-    """The same dynamics with ``observe`` and ``step`` compiled (one fused kernel per call where
-    inductor manages); ``reset`` runs once per rollout and stays eager."""
-
-    def __init__(self, dynamics: BatchedDynamics) -> None:
-        self.obs_dim = dynamics.obs_dim
-        self.reset_half_width = dynamics.reset_half_width
-        self.reset = dynamics.reset
-        self.observe = torch.compile(dynamics.observe)
-        self.step = torch.compile(dynamics.step)
 
 
 TORCH_ENVS: dict[str, tuple[BatchedDynamics, int | None, int]] = {

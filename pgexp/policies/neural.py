@@ -57,7 +57,8 @@ class Affine(torch.autograd.Function):
     operands, on one thread; the weight gradient adds each run's blocks in order, the bias
     gradient its rows in index order. A row's result then depends on its values and its place
     in its block only, which the callers keep fixed (:func:`rows_in_place`, the score's blocks
-    of steps). On a GPU it is one batched product of the R runs.
+    of steps). On a GPU, and in a program ``torch.compile`` makes (``hardware.compile``, which
+    promises no bits), it is one batched product of the R runs.
     """
 
     @staticmethod
@@ -97,9 +98,9 @@ def affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.T
 def row_blocks(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
     """The rows of ``x`` [R, M, d] as blocks [B, ROW_BLOCK, d] (each run's last block padded
     with zero rows, a zero block added when there would be one), each block's run [B] and the
-    blocks per run; on a GPU, ``x`` itself, 0..R-1 and 1."""
+    blocks per run; on a GPU or while ``torch.compile`` traces, ``x`` itself, 0..R-1 and 1."""
     R, M, d = x.shape
-    if x.device.type != "cpu":
+    if x.device.type != "cpu" or torch.compiler.is_compiling():
         return x, torch.arange(R, device=x.device), 1
     per_run = -(-M // ROW_BLOCK)
     blocks = R * per_run
