@@ -38,7 +38,7 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix pgexp hydra_plugins tests benchmarks scripts
 	$(BIN)/ruff format pgexp hydra_plugins tests benchmarks scripts
 
-bench: install  ## gradients (exact at scale, memory, training vs gymnasium), env throughput, compiled rollouts, sweeps, launchers, invariance cost, design choices, the JAX peer (installs jax; writes benchmarks/results/)
+bench: install  ## gradients (exact at scale, memory, training vs gymnasium), env throughput, compiled rollouts, the tabular C kernel, sweeps, launchers, invariance cost, design choices, the JAX peer (installs jax; writes benchmarks/results/)
 	$(PY) -m pip install -q -e ".[dev,peer]"
 	$(PY) -m benchmarks.gradient_timing
 	$(PY) -m benchmarks.exact_at_scale
@@ -46,6 +46,7 @@ bench: install  ## gradients (exact at scale, memory, training vs gymnasium), en
 	$(PY) -m benchmarks.training_throughput
 	$(PY) -m benchmarks.env_throughput
 	$(PY) -m benchmarks.rollout_compile
+	$(PY) -m benchmarks.tabular_kernel
 	$(PY) -m benchmarks.batched_sweeps
 	$(PY) -m benchmarks.launcher_overhead
 	$(PY) -m benchmarks.invariance_cost

@@ -22,6 +22,7 @@ from pgexp.envs.base import Env
 from pgexp.envs.batched import BatchedEnv
 from pgexp.envs.finite_mdp import FiniteMDP
 from pgexp.envs.gym_vector import GymVectorEnv
+from pgexp.native import tabular_rollout
 from pgexp.ordered import ordered_sum
 from pgexp.policies import Policy, TablePolicy
 
@@ -155,16 +156,22 @@ class Sampler:
 
     Each step draws the action and the next state together with one uniform, from the joint
     distribution π(a|s)·p(s'|s, a) over the state's transition entries (see
-    :meth:`FiniteMDP.step_table`): per step, one search and one gather for the whole batch.
+    :meth:`FiniteMDP.step_table`): per step, one search and one gather for the whole batch. On
+    the CPU the whole loop over steps runs in a C kernel (``fused``, where it can be built:
+    :mod:`pgexp.native`), which draws each uniform and searches the state's own entries for
+    each trajectory in turn, with the same numbers to the last bit.
     """
 
-    def __init__(self, mdp: FiniteMDP) -> None:
+    def __init__(self, mdp: FiniteMDP, fused: bool = True) -> None:
         self.mdp = mdp
         self.discount = mdp.discount
+        self.fused = fused and mdp.device.type == "cpu"
         self.initial_cdf = mdp.initial_cdf()
         self.entry_states = mdp.entry_states()
         self.entry_action = mdp.entry_action
         self.twice_next = 2.0 * mdp.entry_next.to(torch.float64)  # the 2s' that a search adds u to
+        states = torch.arange(mdp.n_states + 1, device=mdp.device)
+        self.state_start = torch.searchsorted(mdp.entry_state, states)  # [S + 1]
 
     @torch.no_grad()
     def sample(self, policy: Policy, keys: torch.Tensor, n: int, first: int = 0) -> Trajectories:
@@ -173,18 +180,15 @@ class Sampler:
             raise TypeError(f"a finite MDP needs a table policy, got {type(policy).__name__}")
         mdp = self.mdp
         dtype = next(policy.parameters()).dtype
-        R, T = keys.shape[0], mdp.horizon
+        T = mdp.horizon
         draws = StepDraws(keys, first, n, reset=1, per_step=1, max_block=T)
         table = mdp.step_table(policy.probs(), self.entry_states)
         s0 = mdp.sample_initial(self.initial_cdf, draws.reset()[0])  # [R, n]
-        entries = torch.empty((T, R, n), dtype=torch.int64, device=mdp.device)  # time-major
-        twice_s = 2.0 * s0.to(torch.float64)
-        target = torch.empty_like(twice_s)
-        for t in range(T):
-            torch.add(draws.step(t)[0], twice_s, out=target)  # 2s + u: a search within state s
-            torch.searchsorted(table, target, right=True, out=entries[t])
-            torch.index_select(self.twice_next, 0, entries[t].view(-1), out=twice_s.view(-1))
-        entries = entries.permute(1, 2, 0).contiguous()  # [R, n, T]
+        entries = None
+        if self.fused:
+            entries = tabular_rollout(keys, first, table, self.state_start, mdp.entry_next, s0, T)
+        if entries is None:
+            entries = self.entries(table, s0, draws)
         flat = entries.view(-1)
         states = torch.empty_like(entries)
         states[..., 0] = s0
@@ -193,6 +197,20 @@ class Sampler:
         rewards = mdp.entry_reward.index_select(0, flat).view_as(entries).to(dtype)
         absorbing = -1 if mdp.absorbing is None else mdp.absorbing
         return Trajectories(states, actions, rewards, states != absorbing)
+
+    def entries(self, table: torch.Tensor, s0: torch.Tensor, draws: StepDraws) -> torch.Tensor:
+        """[R, n, T] the entries taken from the initial states ``s0`` [R, n], by torch
+        operations on the whole batch, step after step."""
+        R, n = s0.shape
+        T = self.mdp.horizon
+        entries = torch.empty((T, R, n), dtype=torch.int64, device=s0.device)  # time-major
+        twice_s = 2.0 * s0.to(torch.float64)
+        target = torch.empty_like(twice_s)
+        for t in range(T):
+            torch.add(draws.step(t)[0], twice_s, out=target)  # 2s + u: a search within state s
+            torch.searchsorted(table, target, right=True, out=entries[t])
+            torch.index_select(self.twice_next, 0, entries[t].view(-1), out=twice_s.view(-1))
+        return entries.permute(1, 2, 0).contiguous()
 
 
 class BatchedEnvSampler:

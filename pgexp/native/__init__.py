@@ -1,0 +1,114 @@
+"""Small C kernels for the loops torch runs one small operation at a time, built at first use.
+
+Each kernel is one C file of this package, compiled with the machine's C compiler (``$CC``, else
+``cc``) into pgexp's cache directory (``$PGEXP_CACHE_DIR``, else ``~/.cache/pgexp``) under a name
+that carries a hash of its source, compiler and flags, and loaded with ctypes; a later process
+loads what an earlier one built. Each computes exactly what the torch code it replaces computes,
+to the last bit (the tests compare both), so where it cannot be built (no compiler, no writable
+cache) pgexp says so once in a warning and runs the torch code, with the same results.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import warnings
+from functools import cache
+from pathlib import Path
+
+import torch
+
+FLAGS = ("-O3", "-std=c99", "-shared", "-fPIC", "-ffp-contract=off")
+"""No contraction of a*b + c into one rounding: the kernels round as the torch code does."""
+
+
+def cache_dir() -> Path:
+    """Where built kernels are kept."""
+    configured = os.environ.get("PGEXP_CACHE_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "pgexp"
+
+
+@cache
+def library(name: str) -> ctypes.CDLL | None:
+    """The kernel ``<name>.c`` of this package, built if no process has built it yet; None
+    (after one warning) where it cannot be built or loaded."""
+    source = Path(__file__).with_name(f"{name}.c")
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        _unavailable(name, "no C compiler (set CC or install cc)")
+        return None
+    recipe = "\0".join([source.read_text(), compiler, *FLAGS, platform.machine()])
+    target = cache_dir() / f"{name}-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}.so"
+    try:
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+            built = subprocess.run(
+                [compiler, *FLAGS, "-o", str(partial), str(source)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if built.returncode != 0:
+                partial.unlink(missing_ok=True)
+                first = (built.stderr.strip().splitlines() or ["(no message)"])[0]
+                _unavailable(name, f"{compiler} failed: {first}")
+                return None
+            os.replace(partial, target)  # atomic: concurrent builders leave one whole file
+        return ctypes.CDLL(str(target))
+    except OSError as err:
+        _unavailable(name, str(err))
+        return None
+
+
+def _unavailable(name: str, why: str) -> None:
+    warnings.warn(
+        f"pgexp: the C kernel {name} is not available ({why}); the torch code runs instead, "
+        "with the same results, slower",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def _pointer(x: torch.Tensor) -> ctypes.c_void_p:
+    assert x.device.type == "cpu" and x.is_contiguous()
+    return ctypes.c_void_p(x.data_ptr())
+
+
+def tabular_rollout(
+    keys: torch.Tensor,
+    first: int,
+    table: torch.Tensor,
+    state_start: torch.Tensor,
+    entry_next: torch.Tensor,
+    s0: torch.Tensor,
+    horizon: int,
+) -> torch.Tensor | None:
+    """[R, n, T] int64 transition entries of trajectories ``first .. first + n − 1`` of each
+    run, what ``pgexp.rollout.Sampler`` draws step by step; None where the kernel is not
+    available. ``keys`` [R, 2] int64, ``table`` [R, E] float64 (``FiniteMDP.step_table``),
+    ``state_start`` [S + 1] int64 (each state's first entry), ``entry_next`` [E] int64, initial
+    states ``s0`` [R, n] int64; all on the CPU."""
+    lib = library("tabular_rollout")
+    if lib is None:
+        return None
+    R, n = s0.shape
+    args = [
+        x.to(dtype).contiguous()
+        for x, dtype in zip(
+            (keys, table, state_start, entry_next, s0),
+            (torch.int64, torch.float64, torch.int64, torch.int64, torch.int64),
+            strict=True,
+        )
+    ]
+    entries = torch.empty((R, n, horizon), dtype=torch.int64)
+    lib.tabular_rollout(
+        ctypes.c_int64(R), ctypes.c_int64(n), ctypes.c_int64(horizon),
+        ctypes.c_int64(table.shape[1]), _pointer(args[0]), ctypes.c_int64(first),
+        *(_pointer(x) for x in args[1:]), _pointer(entries),
+    )  # fmt: skip
+    return entries
