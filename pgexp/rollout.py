@@ -9,6 +9,7 @@ chooses the action and the next state together).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Protocol
@@ -246,11 +247,33 @@ class BatchedEnvSampler:
         R, dtype = keys.shape[0], next(policy.parameters()).dtype
         draws = StepDraws(keys, first, n, len(dyn.reset_half_width), policy.draws_per_action)
         state = dyn.reset(draws.reset().permute(1, 2, 0), dtype).view(R * n, -1)
-        if self.compiled_block is None:
+        columns = None
+        if self.compiled_block is not None:
+            columns = self.try_compiled(self.compiled_block, policy, state, draws)
+        if columns is None:
             columns = self.eager_steps(policy, state, draws, first)
-        else:
-            columns = self.compiled_steps(self.compiled_block, policy, state, draws)
         return Trajectories(*(x.reshape(R, n, *x.shape[1:]) for x in columns))
+
+    def try_compiled(
+        self, block: Block, policy: Policy, state: torch.Tensor, draws: StepDraws
+    ) -> list[torch.Tensor] | None:
+        """:meth:`compiled_steps`, or None (after a warning; the sampler is eager from then on)
+        where torch cannot compile the block here (no working C++ compiler for inductor, or a
+        backend that cannot lower the scan)."""
+        from torch._dynamo.exc import TorchDynamoException  # loaded by compiling anyway
+
+        try:
+            return self.compiled_steps(block, policy, state, draws)
+        except TorchDynamoException as err:
+            self.compiled_block = None
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            warnings.warn(
+                f"pgexp: hardware.compile could not compile the rollout on {state.device} "
+                f"({reason}); it runs eager",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return None
 
     def eager_steps(
         self, policy: Policy, state: torch.Tensor, draws: StepDraws, first: int

@@ -105,3 +105,27 @@ def test_compiled_run_matches_eager(tmp_path: Path) -> None:
     for a, b in zip(eager, compiled, strict=True):
         assert a.return_mean == b.return_mean and a.env_steps == b.env_steps
         assert b.grad_norm == pytest.approx(a.grad_norm, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_a_rollout_torch_cannot_compile_runs_eager(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine without a working C++ compiler for inductor (a real compilation failure, in an
+    empty inductor cache): one warning, then the eager sampler's trajectories, bit for bit."""
+    import torch._dynamo
+    import torch._inductor.config as inductor
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    torch._dynamo.reset()  # nothing compiled earlier in this process is reused
+    env = make_batched_env("cartpole", horizon=30)
+    policy, keys = net_policy("cartpole", 1), keys_of(1, 3)
+    sampler = BatchedEnvSampler(env.compiled())
+    no_compiler = inductor.patch({"cpp.cxx": ("/nonexistent/c++",)})
+    with no_compiler, pytest.warns(RuntimeWarning, match=r"could not compile the rollout on cpu"):
+        fallen_back = sampler.sample(policy, keys, 10)
+    torch._dynamo.reset()
+    assert sampler.compiled_block is None
+    eager = BatchedEnvSampler(env).sample(policy, keys, 10)
+    for field in ("states", "actions", "rewards", "alive"):
+        assert torch.equal(getattr(fallen_back, field), getattr(eager, field)), field
