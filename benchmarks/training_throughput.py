@@ -1,6 +1,6 @@
 """Whole training iterations of pgexp next to bare gymnasium stepping, in the same run.
 
-Two workloads, each a real ``pgexp`` command (``logger=none``, no final evaluation, no exact
+Three workloads, each a real ``pgexp`` command (``logger=none``, no final evaluation, no exact
 diagnostics) whose per-iteration times are read back from its ``metrics.jsonl`` (iterations
 after the first two, the warm-up):
 
@@ -10,6 +10,8 @@ after the first two, the warm-up):
 - ``cartpole``: CartPole, MLP policy, N = 256 (pgexp's defaults otherwise); env steps per
   second of training. The alternative steps gymnasium's numpy-vectorized CartPole
   (``CartPoleVectorEnv``, 256 carts) with random actions.
+- ``cartpole_compiled``: the same with ``hardware.compile=true`` (compiled rollouts; the first
+  iteration, which compiles, is among those dropped).
 
 Each pgexp workload runs with 1 torch thread and with one per core, on an idle machine and next
 to a busy process (a Python loop on one core, as a second job of a sweep would be). Prints a
@@ -48,7 +50,11 @@ COMMON = [
 WORKLOADS = {
     "frozenlake": ["env=frozenlake8x8", "estimator=minibatch", "estimator.N=1000"],
     "cartpole": ["env=cartpole", "policy=mlp", "estimator=minibatch", "estimator.N=256"],
-}
+    "cartpole_compiled": [
+        "env=cartpole", "policy=mlp", "estimator=minibatch", "estimator.N=256",
+        "hardware.compile=true",
+    ],
+}  # fmt: skip
 
 
 @contextmanager
@@ -114,9 +120,11 @@ def numpy_cartpole_steps_per_second(n: int, seconds: float = 2.0) -> float:
 
 def measure(iters: int) -> list[dict[str, object]]:
     cores = str(os.cpu_count() or 1)
+    numpy_rate = numpy_cartpole_steps_per_second(256)
     alternative = {
         "frozenlake": sync_frozenlake_seconds(1000, 200),
-        "cartpole": numpy_cartpole_steps_per_second(256),
+        "cartpole": numpy_rate,
+        "cartpole_compiled": numpy_rate,
     }
     rows: list[dict[str, object]] = []
     for name, args in WORKLOADS.items():

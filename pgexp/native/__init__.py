@@ -1,11 +1,12 @@
 """Small C kernels for the loops torch runs one small operation at a time, built at first use.
 
-Each kernel is one C file of this package, compiled with the machine's C compiler (``$CC``, else
-``cc``) into pgexp's cache directory (``$PGEXP_CACHE_DIR``, else ``~/.cache/pgexp``) under a name
-that carries a hash of its source, compiler and flags, and loaded with ctypes; a later process
-loads what an earlier one built. Each computes exactly what the torch code it replaces computes,
-to the last bit (the tests compare both), so where it cannot be built (no compiler, no writable
-cache) pgexp says so once in a warning and runs the torch code, with the same results.
+Each kernel is one C file of this package, compiled with the machine's C compiler (``$CC``,
+else ``cc``) into pgexp's cache directory (:func:`cache_dir`: ``~/.cache/pgexp`` by default)
+under a name that carries a hash of its source, compiler and flags, and loaded with ctypes; a
+later process loads what an earlier one built. Each computes exactly what the torch code it
+replaces computes, to the last bit (the tests compare both), so where it cannot be built (no
+compiler, no writable cache) pgexp says so once in a warning and runs the torch code, with the
+same results.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import platform
 import shutil
 import subprocess
+import tempfile
 import warnings
 from functools import cache
 from pathlib import Path
@@ -27,9 +29,21 @@ FLAGS = ("-O3", "-std=c99", "-shared", "-fPIC", "-ffp-contract=off")
 
 
 def cache_dir() -> Path:
-    """Where built kernels are kept."""
+    """Where built kernels are kept: ``$PGEXP_CACHE_DIR``, else ``$XDG_CACHE_HOME/pgexp`` (by
+    default ``~/.cache/pgexp``), else, where that cannot be written, a directory of this user
+    under the system's temporary directory."""
     configured = os.environ.get("PGEXP_CACHE_DIR")
-    return Path(configured) if configured else Path.home() / ".cache" / "pgexp"
+    if configured:
+        return Path(configured)
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pgexp"
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        if os.access(home, os.W_OK):
+            return home
+    except OSError:
+        pass
+    user = os.getuid() if hasattr(os, "getuid") else "user"
+    return Path(tempfile.gettempdir()) / f"pgexp-{user}"
 
 
 @cache
