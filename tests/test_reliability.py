@@ -79,7 +79,7 @@ def test_a_lock_names_its_holder_and_goes_with_it(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_second_process_into_a_running_runs_directory_is_refused(tmp_path: Path) -> None:
-    args = ["estimator=minibatch", "estimator.N=300", "train.iters=300", *COMMON]
+    args = ["estimator=minibatch", "estimator.N=300", "train.iters=1000000", *COMMON]
     first = subprocess.Popen([PGEXP, *args, f"hydra.run.dir={tmp_path / 'd'}"], cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
@@ -199,7 +199,7 @@ def test_a_sweep_run_again_reports_its_finished_jobs_and_runs_the_new_ones(
 @pytest.mark.slow
 def test_ctrl_c_says_how_to_continue_a_run_in_its_timestamped_directory(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [PGEXP, "estimator=minibatch", "estimator.N=300", "train.iters=300", *COMMON],
+        [PGEXP, "estimator=minibatch", "estimator.N=3000", "train.iters=300", *COMMON],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 120

@@ -236,7 +236,7 @@ def test_sigterm_to_a_joblib_sweep_stops_its_workers_and_keeps_their_summaries(
 ) -> None:
     sweep = tmp_path / "sweep"
     proc = start(tmp_path, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *TABULAR,
-                 "train.iters=400", "seed=0,1,2", f"hydra.sweep.dir={sweep}")  # fmt: skip
+                 "train.iters=100000", "seed=0,1,2", f"hydra.sweep.dir={sweep}")  # fmt: skip
     metrics = [sweep / "0" / "metrics.jsonl", sweep / "1" / "metrics.jsonl"]
     deadline = time.monotonic() + 300
     while min(records(m) for m in metrics) < 3:
