@@ -74,7 +74,9 @@ class Trajectories:
         return int(self.states.shape[1])
 
     def discounted_rewards(self, discount: float) -> torch.Tensor:
-        """[R, N, T] γ^t r_t."""
+        """[R, N, T] γ^t r_t (``rewards`` itself when γ = 1: multiplying by 1 changes no bit)."""
+        if discount == 1:
+            return self.rewards
         T = self.rewards.shape[-1]
         powers = discount ** torch.arange(T, dtype=self.rewards.dtype, device=self.rewards.device)
         return self.rewards * powers
@@ -185,25 +187,22 @@ class Sampler:
         draws = StepDraws(keys, first, n, reset=1, per_step=1, max_block=T)
         table = mdp.step_table(policy.probs(), self.entry_states)
         s0 = mdp.sample_initial(self.initial_cdf, draws.reset()[0])  # [R, n]
-        entries = None
-        if self.fused:
-            entries = tabular_rollout(keys, first, table, self.state_start, mdp.entry_next, s0, T)
-        if entries is None:
-            entries = self.entries(table, s0, draws)
-        flat = entries.view(-1)
-        states = torch.empty_like(entries)
-        states[..., 0] = s0
-        states[..., 1:] = mdp.entry_next.index_select(0, flat).view_as(entries)[..., :-1]
-        actions = self.entry_action.index_select(0, flat).view_as(entries)
-        rewards = mdp.entry_reward.index_select(0, flat).view_as(entries).to(dtype)
+        fused = (
+            tabular_rollout(keys, first, table, mdp, self.state_start, s0) if self.fused else None
+        )
+        states, actions, rewards = self.steps(table, s0, draws) if fused is None else fused
         absorbing = -1 if mdp.absorbing is None else mdp.absorbing
-        return Trajectories(states, actions, rewards, states != absorbing)
+        return Trajectories(states, actions, rewards.to(dtype), states != absorbing)
 
-    def entries(self, table: torch.Tensor, s0: torch.Tensor, draws: StepDraws) -> torch.Tensor:
-        """[R, n, T] the entries taken from the initial states ``s0`` [R, n], by torch
-        operations on the whole batch, step after step."""
+    def steps(
+        self, table: torch.Tensor, s0: torch.Tensor, draws: StepDraws
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The states, actions and rewards (float64) [R, n, T] from the initial states ``s0``
+        [R, n], by torch operations on the whole batch, step after step: the entries taken,
+        then what they hold, gathered after the loop."""
+        mdp = self.mdp
         R, n = s0.shape
-        T = self.mdp.horizon
+        T = mdp.horizon
         entries = torch.empty((T, R, n), dtype=torch.int64, device=s0.device)  # time-major
         twice_s = 2.0 * s0.to(torch.float64)
         target = torch.empty_like(twice_s)
@@ -211,7 +210,14 @@ class Sampler:
             torch.add(draws.step(t)[0], twice_s, out=target)  # 2s + u: a search within state s
             torch.searchsorted(table, target, right=True, out=entries[t])
             torch.index_select(self.twice_next, 0, entries[t].view(-1), out=twice_s.view(-1))
-        return entries.permute(1, 2, 0).contiguous()
+        entries = entries.permute(1, 2, 0).contiguous()  # [R, n, T]
+        flat = entries.view(-1)
+        states = torch.empty_like(entries)
+        states[..., 0] = s0
+        states[..., 1:] = mdp.entry_next.index_select(0, flat).view_as(entries)[..., :-1]
+        actions = self.entry_action.index_select(0, flat).view_as(entries)
+        rewards = mdp.entry_reward.index_select(0, flat).view_as(entries)
+        return states, actions, rewards
 
 
 class BatchedEnvSampler:

@@ -21,8 +21,12 @@ import tempfile
 import warnings
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from pgexp.envs.finite_mdp import FiniteMDP
 
 FLAGS = ("-O3", "-std=c99", "-shared", "-fPIC", "-ffp-contract=off")
 """No contraction of a*b + c into one rounding: the kernels round as the torch code does."""
@@ -97,32 +101,32 @@ def tabular_rollout(
     keys: torch.Tensor,
     first: int,
     table: torch.Tensor,
+    mdp: FiniteMDP,
     state_start: torch.Tensor,
-    entry_next: torch.Tensor,
     s0: torch.Tensor,
-    horizon: int,
-) -> torch.Tensor | None:
-    """[R, n, T] int64 transition entries of trajectories ``first .. first + n − 1`` of each
-    run, what ``pgexp.rollout.Sampler`` draws step by step; None where the kernel is not
-    available. ``keys`` [R, 2] int64, ``table`` [R, E] float64 (``FiniteMDP.step_table``),
-    ``state_start`` [S + 1] int64 (each state's first entry), ``entry_next`` [E] int64, initial
-    states ``s0`` [R, n] int64; all on the CPU."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """The states, actions (int64) and rewards (float64), each [R, n, T], of trajectories
+    ``first .. first + n − 1`` of each run of ``mdp``, what ``pgexp.rollout.Sampler`` draws
+    step by step; None where the kernel is not available. ``keys`` [R, 2] int64, ``table``
+    [R, E] float64 (``FiniteMDP.step_table``), ``state_start`` [S + 1] int64 (each state's
+    first entry), initial states ``s0`` [R, n] int64; all on the CPU."""
     lib = library("tabular_rollout")
     if lib is None:
         return None
     R, n = s0.shape
-    args = [
+    inputs = [
         x.to(dtype).contiguous()
-        for x, dtype in zip(
-            (keys, table, state_start, entry_next, s0),
-            (torch.int64, torch.float64, torch.int64, torch.int64, torch.int64),
-            strict=True,
+        for x, dtype in (
+            (keys, torch.int64), (table, torch.float64), (state_start, torch.int64),
+            (mdp.entry_next, torch.int64), (mdp.entry_action, torch.int64),
+            (mdp.entry_reward, torch.float64), (s0, torch.int64),
         )
-    ]
-    entries = torch.empty((R, n, horizon), dtype=torch.int64)
+    ]  # fmt: skip
+    states, actions = (torch.empty((R, n, mdp.horizon), dtype=torch.int64) for _ in range(2))
+    rewards = torch.empty((R, n, mdp.horizon), dtype=torch.float64)
     lib.tabular_rollout(
-        ctypes.c_int64(R), ctypes.c_int64(n), ctypes.c_int64(horizon),
-        ctypes.c_int64(table.shape[1]), _pointer(args[0]), ctypes.c_int64(first),
-        *(_pointer(x) for x in args[1:]), _pointer(entries),
+        ctypes.c_int64(R), ctypes.c_int64(n), ctypes.c_int64(mdp.horizon),
+        ctypes.c_int64(table.shape[1]), _pointer(inputs[0]), ctypes.c_int64(first),
+        *(_pointer(x) for x in (*inputs[1:], states, actions, rewards)),
     )  # fmt: skip
-    return entries
+    return states, actions, rewards

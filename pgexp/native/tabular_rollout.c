@@ -42,15 +42,18 @@ static void uniforms(uint32_t k0, uint32_t k1, const lanes *c0, uint32_t c1, dou
     }
 }
 
-/* entries [R, n, T] (int64, trajectory-major) of trajectories first .. first + n - 1 of each
- * run r, from their initial states s0 [R, n].
+/* The states s_t, actions a_t (int64) and rewards r_t (double) [R, n, T], trajectory-major, of
+ * trajectories first .. first + n - 1 of each run r, from their initial states s0 [R, n]:
+ * step t takes entry e, whose action and reward it records, and moves to entry_next[e].
  *   keys [R, 2]: the runs' key words (values below 2^32);
  *   table [R, E]: FiniteMDP.step_table of the runs' policies;
  *   state_start [S + 1]: the index of each state's first entry (and E);
- *   entry_next [E]: each entry's next state. */
+ *   entry_next, entry_action [E] (int64), entry_reward [E] (double): each entry's s', a, r. */
 void tabular_rollout(int64_t R, int64_t n, int64_t T, int64_t E, const int64_t *keys,
                      int64_t first, const double *table, const int64_t *state_start,
-                     const int64_t *entry_next, const int64_t *s0, int64_t *entries) {
+                     const int64_t *entry_next, const int64_t *entry_action,
+                     const double *entry_reward, const int64_t *s0, int64_t *states,
+                     int64_t *actions, double *rewards) {
     for (int64_t r = 0; r < R; r++) {
         const double *row = table + r * E;
         const uint32_t k0 = (uint32_t)keys[2 * r], k1 = (uint32_t)keys[2 * r + 1];
@@ -64,12 +67,14 @@ void tabular_rollout(int64_t R, int64_t n, int64_t T, int64_t E, const int64_t *
             for (int64_t t = 0; t < T; t++) {
                 uniforms(k0, k1, &traj, (uint32_t)(1 + t), u); /* lanes past count: unused */
                 for (int j = 0; j < count; j++) {
-                    const int64_t s = state[j];
+                    const int64_t s = state[j], at = (r * n + i0 + j) * T + t;
                     const double target = u[j] + 2.0 * (double)s;
                     int64_t e = state_start[s];
                     const int64_t last = state_start[s + 1] - 1;
                     while (e < last && row[e] <= target) e++;
-                    entries[(r * n + i0 + j) * T + t] = e;
+                    states[at] = s;
+                    actions[at] = entry_action[e];
+                    rewards[at] = entry_reward[e];
                     state[j] = entry_next[e];
                 }
             }
