@@ -15,6 +15,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -66,7 +67,7 @@ def library(name: str) -> ctypes.CDLL | None:
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
             built = subprocess.run(
-                [compiler, *FLAGS, "-o", str(partial), str(source)],
+                [*shlex.split(compiler), *FLAGS, "-o", str(partial), str(source)],
                 capture_output=True,
                 text=True,
                 check=False,
