@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from typing import cast
 
@@ -49,9 +50,10 @@ def draws(seed: int, n: int, m: int, device: str = "cpu") -> torch.Tensor:
     return uniforms(keys, (0, n), (0, m))[0]
 
 
-def sample_keys(seed: int, iteration: int = 1) -> torch.Tensor:
-    """[1, 2] the sampling keys of a run seeded ``seed`` at ``iteration``."""
-    return stream_keys(seed_keys([seed]), Stream.sample, iteration)
+def sample_keys(seed: int | Iterable[int], iteration: int = 1) -> torch.Tensor:
+    """[R, 2] the sampling keys at ``iteration`` of runs seeded ``seed`` (one run: [1, 2])."""
+    seeds = [seed] if isinstance(seed, int) else list(seed)
+    return stream_keys(seed_keys(seeds), Stream.sample, iteration)
 
 
 def compose_raw(overrides: list[str], with_hydra: bool = False) -> DictConfig:

@@ -49,17 +49,13 @@ def assert_same_rollout(eager: Trajectories, compiled: Trajectories, continuous:
     torch.testing.assert_close(compiled.states, eager.states, rtol=1e-7, atol=1e-9)
 
 
-def keys_of(runs: int, seed: int) -> torch.Tensor:
-    return torch.cat([sample_keys(seed + r) for r in range(runs)])
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("env", ["acrobot", "pendulum"])
 def test_compiled_rollout_matches_eager(env: str) -> None:
     """A horizon that is not a whole number of blocks (its last block is cut), two runs."""
     eager_env = make_batched_env(env, horizon=37)
     policy = net_policy(env, runs=2)
-    keys = keys_of(2, 7)
+    keys = sample_keys([7, 8])
     eager = BatchedEnvSampler(eager_env).sample(policy, keys, 23, first=3)
     compiled = BatchedEnvSampler(eager_env.compiled()).sample(policy, keys, 23, first=3)
     assert compiled.states.shape[2] == 37
@@ -88,7 +84,7 @@ def test_compiled_cartpole_rollouts_match_eager(
     policy = net_policy("cartpole", runs)
     for p in policy.parameters():
         p.data.mul_(spread)  # sharper draws; episodes of every length
-    keys = keys_of(runs, seed)
+    keys = sample_keys(range(seed, seed + runs))
     eager = BatchedEnvSampler(env).sample(policy, keys, n, first)
     assert_same_rollout(eager, compiled.sample(policy, keys, n, first), continuous=False)
 
@@ -126,7 +122,7 @@ def test_a_rollout_torch_cannot_compile_runs_eager(
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
     torch._dynamo.reset()  # nothing compiled earlier in this process is reused
     env = make_batched_env("cartpole", horizon=30)
-    policy, keys = net_policy("cartpole", 1), keys_of(1, 3)
+    policy, keys = net_policy("cartpole", 1), sample_keys(3)
     sampler = BatchedEnvSampler(env.compiled())
     no_compiler = inductor.patch({"cpp.cxx": ("/nonexistent/c++",)})
     with no_compiler, pytest.warns(RuntimeWarning, match=r"could not compile the rollout on cpu"):

@@ -77,7 +77,7 @@ def test_fused_sampler_is_the_torch_sampler_bit_for_bit(
     """Any finite MDP (branching garnets, toy text, time-unrolled), runs, batch size, chunk
     position (trajectory counters past 2³² wrap in both), saturated policies or not."""
     policy = runs_policy(mdp, runs, scale, seed)
-    keys = torch.cat([sample_keys(seed + r) for r in range(runs)])
+    keys = sample_keys(range(seed, seed + runs))
     plain = Sampler(mdp, fused=False).sample(policy, keys, n, first)
     fused = Sampler(mdp).sample(policy, keys, n, first)
     assert_identical(plain, fused)
@@ -96,7 +96,7 @@ def no_compiler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
 def test_without_a_compiler_the_torch_code_runs_with_the_same_results(no_compiler: None) -> None:
     mdp = make_toy_text("FrozenLake-v1", {}, horizon=30)
     policy = runs_policy(mdp, 2, 1.0, 0)
-    keys = torch.cat([sample_keys(0), sample_keys(1)])
+    keys = sample_keys([0, 1])
     with pytest.warns(RuntimeWarning, match="tabular_rollout is not available .*false failed"):
         fused = Sampler(mdp).sample(policy, keys, 50)
     assert_identical(Sampler(mdp, fused=False).sample(policy, keys, 50), fused)
