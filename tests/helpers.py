@@ -37,8 +37,10 @@ def small_mdps() -> dict[str, FiniteMDP]:
     }
 
 
-def random_policy(mdp: FiniteMDP, seed: int, scale: float = 1.0) -> TabularSoftmax:
-    gens = [torch.Generator().manual_seed(seed)]
+def random_policy(mdp: FiniteMDP, seed: int, scale: float = 1.0, runs: int = 1) -> TabularSoftmax:
+    """A tabular softmax with N(0, scale²) logits, run r drawn from seed + r; a large ``scale``
+    saturates it (π = 0 exactly on some actions)."""
+    gens = [torch.Generator().manual_seed(seed + r) for r in range(runs)]
     return TabularSoftmax(
         mdp.n_states, mdp.n_actions, mdp.n_policy_states, TableInit.normal, scale, gens
     )

@@ -86,10 +86,7 @@ def test_sampled_returns_estimate_J_and_count_real_steps() -> None:
 def test_a_table_policys_actions_follow_pi_in_each_state() -> None:
     """Two runs, two states each, 60 000 draws per state: frequencies within 5σ of π(·|s)."""
     mdp = make_toy_text("FrozenLake-v1", {"map_name": "4x4"}, horizon=10)
-    gens = [torch.Generator().manual_seed(s) for s in (4, 5)]
-    policy = TabularSoftmax(
-        mdp.n_states, mdp.n_actions, mdp.n_policy_states, TableInit.normal, 1.0, gens
-    )
+    policy = random_policy(mdp, 4, runs=2)
     n, probs = 60_000, policy.probs().detach()
     states = torch.tensor([[2, 9], [9, 13]]).repeat_interleave(n, 1)  # [2, 2n]
     u = uniforms(seed_keys([1, 2]), (0, 2 * n), (0, 1), draw_major=True)

@@ -12,22 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pgexp import native
-from pgexp.config import TableInit
 from pgexp.envs import FiniteMDP, make_garnet, make_toy_text, unroll_time
-from pgexp.policies import TabularSoftmax
 from pgexp.rollout import Sampler, Trajectories
-from tests.helpers import sample_keys, small_mdps
+from tests.helpers import random_policy, sample_keys, small_mdps
 
 FIELDS = ("states", "actions", "rewards", "alive")
-
-
-def runs_policy(mdp: FiniteMDP, runs: int, scale: float, seed: int) -> TabularSoftmax:
-    """A tabular softmax of ``runs`` runs; a large ``scale`` saturates it (π = 0 exactly on
-    some actions: entries of zero mass, which no draw may take)."""
-    gens = [torch.Generator().manual_seed(seed + r) for r in range(runs)]
-    return TabularSoftmax(
-        mdp.n_states, mdp.n_actions, mdp.n_policy_states, TableInit.normal, scale, gens
-    )
 
 
 def assert_identical(a: Trajectories, b: Trajectories) -> None:
@@ -76,7 +65,7 @@ def test_fused_sampler_is_the_torch_sampler_bit_for_bit(
 ) -> None:
     """Any finite MDP (branching garnets, toy text, time-unrolled), runs, batch size, chunk
     position (trajectory counters past 2³² wrap in both), saturated policies or not."""
-    policy = runs_policy(mdp, runs, scale, seed)
+    policy = random_policy(mdp, seed, scale, runs)  # large scales: entries of zero mass
     keys = sample_keys(range(seed, seed + runs))
     plain = Sampler(mdp, fused=False).sample(policy, keys, n, first)
     fused = Sampler(mdp).sample(policy, keys, n, first)
@@ -95,7 +84,7 @@ def no_compiler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
 
 def test_without_a_compiler_the_torch_code_runs_with_the_same_results(no_compiler: None) -> None:
     mdp = make_toy_text("FrozenLake-v1", {}, horizon=30)
-    policy = runs_policy(mdp, 2, 1.0, 0)
+    policy = random_policy(mdp, 0, runs=2)
     keys = sample_keys([0, 1])
     with pytest.warns(RuntimeWarning, match="tabular_rollout is not available .*false failed"):
         fused = Sampler(mdp).sample(policy, keys, 50)
