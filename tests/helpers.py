@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import fields
 from functools import cache
 from typing import cast
 
@@ -14,6 +15,7 @@ from pgexp.config import Config, TableInit
 from pgexp.counter_rng import Stream, seed_keys, stream_keys, uniforms
 from pgexp.envs import FiniteMDP, make_bandit, make_chain, make_garnet, make_toy_text, unroll_time
 from pgexp.policies import TabularSoftmax
+from pgexp.rollout import Trajectories
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -102,3 +104,10 @@ def compose(overrides: list[str]) -> Config:
 def quiet(overrides: list[str]) -> list[str]:
     """Overrides for an in-process test run: no W&B, no progress bar, no final evaluation."""
     return ["logger=none", "train.progress=false", "train.eval_episodes=0", *overrides]
+
+
+def assert_same_trajectories(a: Trajectories, b: Trajectories) -> None:
+    """Every field of two samples equal, bit for bit and in dtype."""
+    for field in fields(Trajectories):
+        x, y = getattr(a, field.name), getattr(b, field.name)
+        assert x.dtype == y.dtype and torch.equal(x, y), field.name

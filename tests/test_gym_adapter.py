@@ -18,7 +18,7 @@ from pgexp.policies import CategoricalMLP
 from pgexp.records import Status
 from pgexp.rollout import BatchedEnvSampler, GymSampler
 from pgexp.run import run
-from tests.helpers import compose, quiet, sample_keys
+from tests.helpers import assert_same_trajectories, compose, quiet, sample_keys
 
 
 def cartpole_policy() -> CategoricalMLP:
@@ -66,8 +66,7 @@ def test_sync_and_async_give_the_same_trajectories() -> None:
         env.close()
     sync, async_ = batches
     assert sync.n == async_.n == 10  # 4 + 4 + 2 copies in three rounds
-    for name in ("states", "actions", "rewards", "alive"):
-        assert torch.equal(getattr(sync, name), getattr(async_, name)), name
+    assert_same_trajectories(sync, async_)
 
 
 @pytest.mark.parametrize(

@@ -7,22 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pgexp import native
 from pgexp.envs import FiniteMDP, make_garnet, make_toy_text, unroll_time
-from pgexp.rollout import Sampler, Trajectories
-from tests.helpers import random_policy, sample_keys, small_mdps
-
-FIELDS = ("states", "actions", "rewards", "alive")
-
-
-def assert_identical(a: Trajectories, b: Trajectories) -> None:
-    for field in FIELDS:
-        x, y = getattr(a, field), getattr(b, field)
-        assert x.dtype == y.dtype and torch.equal(x, y), field
+from pgexp.rollout import Sampler
+from tests.helpers import assert_same_trajectories, random_policy, sample_keys, small_mdps
 
 
 def test_the_kernel_builds_here() -> None:
@@ -69,7 +60,7 @@ def test_fused_sampler_is_the_torch_sampler_bit_for_bit(
     keys = sample_keys(range(seed, seed + runs))
     plain = Sampler(mdp, fused=False).sample(policy, keys, n, first)
     fused = Sampler(mdp).sample(policy, keys, n, first)
-    assert_identical(plain, fused)
+    assert_same_trajectories(plain, fused)
 
 
 @pytest.fixture
@@ -88,7 +79,7 @@ def test_without_a_compiler_the_torch_code_runs_with_the_same_results(no_compile
     keys = sample_keys([0, 1])
     with pytest.warns(RuntimeWarning, match="tabular_rollout is not available .*false failed"):
         fused = Sampler(mdp).sample(policy, keys, 50)
-    assert_identical(Sampler(mdp, fused=False).sample(policy, keys, 50), fused)
+    assert_same_trajectories(Sampler(mdp, fused=False).sample(policy, keys, 50), fused)
 
 
 def test_a_built_kernel_is_kept_for_later_processes(
