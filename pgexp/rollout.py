@@ -317,13 +317,12 @@ class BatchedEnvSampler:
         K = T if self.check_every is None else max(self.check_every, COMPILED_BLOCK_STEPS)
         done = torch.zeros(state.shape[0], dtype=torch.bool, device=state.device)
         blocks: list[tuple[torch.Tensor, ...]] = []  # per block: obs, action, reward, alive
-        for t in range(0, T, K):
-            u = draws.steps(t, K)
-            with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
-                state, done, steps = block(policy, state, done, u)
-            blocks.append(steps)
-            if t + K < T and bool(done.all()):
-                break
+        with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
+            for t in range(0, T, K):
+                state, done, steps = block(policy, state, done, draws.steps(t, K))
+                blocks.append(steps)
+                if t + K < T and bool(done.all()):
+                    break
         return [torch.cat(x)[:T].transpose(0, 1) for x in zip(*blocks, strict=True)]
 
     def block(
